@@ -1,0 +1,62 @@
+#!/bin/sh
+# Builds the bare-metal test guests for QEMU's virt board into build/.
+# Usage: test/guests/build.sh  (from any directory; CROSS_COMPILE overrides the toolchain prefix)
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+out="$here/build"
+cross=${CROSS_COMPILE:-aarch64-linux-gnu-}
+CC="${cross}gcc"
+OBJCOPY="${cross}objcopy"
+
+for tool in "$CC:gcc-aarch64-linux-gnu" "$OBJCOPY:binutils-aarch64-linux-gnu"; do
+    cmd=${tool%%:*}
+    pkg=${tool#*:}
+    if ! command -v "$cmd" >/dev/null 2>&1; then
+        echo "build.sh: $cmd not found; install the Debian package $pkg" >&2
+        exit 127
+    fi
+done
+
+# -mstrict-align: with the MMU off every data access is Device memory, where
+#   an unaligned access takes an alignment fault, so the compiler must never
+#   merge byte accesses into unaligned wider ones.
+# -mgeneral-regs-only: CPACR_EL1.FPEN is 0 at reset, so any FP/SIMD
+#   instruction (including compiler-generated memcpy vectorisation) would trap.
+# -mno-outline-atomics: the outlined helpers probe HWCAPs via getauxval,
+#   which does not exist here.
+# libgcc is deliberately not linked: its helpers (e.g. __popcountdi2) use
+#   SIMD, so a missing helper should fail the link rather than trap at run time.
+# -fno-tree-loop-distribute-patterns: keeps memset/memcpy from compiling into
+#   calls to themselves.
+CFLAGS_COMMON="-O2 -g -std=gnu11 -Wall -Wextra -Werror -ffreestanding -nostdlib \
+ -mgeneral-regs-only -mstrict-align -mno-outline-atomics -fno-pic -fno-pie \
+ -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables \
+ -fno-tree-loop-distribute-patterns -ffunction-sections -fdata-sections"
+LDFLAGS="-nostdlib -nostartfiles -static -no-pie -T $here/common/link.ld \
+ -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,--gc-sections \
+ -Wl,--no-warn-rwx-segments"
+
+mkdir -p "$out"
+
+# link NAME MARCH SOURCES... : one ELF per guest, runtime compiled along with it
+# so that each guest's -march applies to the whole image.
+link() {
+    name=$1
+    march=$2
+    shift 2
+    $CC $CFLAGS_COMMON -march="$march" $LDFLAGS -o "$out/$name.elf" \
+        "$@" "$here/common/start.S" "$here/common/vectors.S" "$here/common/runtime.c"
+}
+
+link hello armv8-a "$here/hello/hello.c"
+# Raw binary: QEMU loads a file with neither ELF nor Image magic at RAM + 0x80000.
+$OBJCOPY -O binary "$out/hello.elf" "$out/hello.bin"
+
+link hello-image armv8-a "$here/common/image-head.S" "$here/hello/hello.c"
+$OBJCOPY -O binary "$out/hello-image.elf" "$out/hello.Image"
+
+link intcheck armv8.1-a+crc "$here/intcheck/intcheck.c"
+link undef armv8-a "$here/undef/undef.c"
+
+echo "build.sh: guests built in $out"
