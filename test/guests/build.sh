@@ -1,6 +1,8 @@
 #!/bin/sh
 # Builds the bare-metal test guests for QEMU's virt board into build/.
 # Usage: test/guests/build.sh  (from any directory; CROSS_COMPILE overrides the toolchain prefix)
+# Outputs: hello.elf, hello.bin (raw), hello-image.elf + hello.Image (arm64
+# Image header), intcheck.elf, undef.elf. All are linked at 0x40080000.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
