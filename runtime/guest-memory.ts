@@ -1,0 +1,141 @@
+// The machine's one shared WebAssembly.Memory and the guest-physical map over
+// it: vcpu state blocks first, then the memslots (flash, RAM), and MMIO
+// regions routed to device models. Implements the PhysicalBus vcpus use.
+import type { PhysicalBus } from '../src/cpu/physical-bus.js';
+import { VCPU_STATE_BYTES } from '../src/cpu/state-layout.js';
+import type { MmioDevice } from '../src/devices/mmio-device.js';
+
+const WASM_PAGE = 65536;
+/** Wasm32 memories top out at 4 GiB; keep headroom for state and flash. */
+export const MAX_MEMORY_BYTES = 4 * 1024 * 1024 * 1024 - WASM_PAGE;
+
+export interface Memslot {
+  readonly name: string;
+  readonly base: number;
+  readonly size: number;
+  readonly hostOffset: number;
+  readonly readonly: boolean;
+}
+
+interface MmioRegion {
+  readonly base: number;
+  readonly size: number;
+  readonly device: MmioDevice;
+}
+
+export interface GuestMemoryLayout {
+  vcpus: number;
+  ramBase: number;
+  ramSize: number;
+  /** Read-only memory slots other than RAM (flash with firmware). */
+  roms?: { name: string; base: number; size: number }[];
+}
+
+export class MemoryLimitError extends Error {}
+
+function align(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+export class GuestMemory implements PhysicalBus {
+  readonly memory: WebAssembly.Memory;
+  readonly buffer: ArrayBufferLike;
+  readonly bytes: Uint8Array;
+  readonly ramBase: number;
+  readonly ramSize: number;
+  readonly ramHostOffset: number;
+  readonly memslots: Memslot[] = [];
+  private readonly mmio: MmioRegion[] = [];
+  /** Counted MMIO accesses, reads and writes. */
+  mmioReads = 0;
+  mmioWrites = 0;
+
+  constructor(layout: GuestMemoryLayout) {
+    let offset = align(layout.vcpus * VCPU_STATE_BYTES, WASM_PAGE);
+    const roms: Memslot[] = [];
+    for (const rom of layout.roms ?? []) {
+      roms.push({ name: rom.name, base: rom.base, size: rom.size, hostOffset: offset, readonly: true });
+      offset = align(offset + rom.size, WASM_PAGE);
+    }
+    const ramHost = offset;
+    const total = ramHost + layout.ramSize;
+    if (total > MAX_MEMORY_BYTES) {
+      const maxRam = Math.floor((MAX_MEMORY_BYTES - ramHost) / (1024 * 1024));
+      throw new MemoryLimitError(`-m ${layout.ramSize / (1024 * 1024)}M is more RAM than warmboot can give a guest (at most ${maxRam}M: guest memory lives in one 32-bit WebAssembly memory)`);
+    }
+    const pages = Math.ceil(total / WASM_PAGE);
+    // Shared, so that vcpus on worker threads can later use the same memory.
+    const shared = typeof SharedArrayBuffer !== 'undefined';
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared } as WebAssembly.MemoryDescriptor);
+    this.buffer = this.memory.buffer;
+    this.bytes = new Uint8Array(this.buffer);
+    this.ramBase = layout.ramBase;
+    this.ramSize = layout.ramSize;
+    this.ramHostOffset = ramHost;
+    this.memslots.push(...roms, { name: 'ram', base: layout.ramBase, size: layout.ramSize, hostOffset: ramHost, readonly: false });
+  }
+
+  vcpuStateOffset(index: number): number {
+    return index * VCPU_STATE_BYTES;
+  }
+
+  addMmio(base: number, size: number, device: MmioDevice): void {
+    for (const r of this.mmio) {
+      if (base < r.base + r.size && r.base < base + size) throw new Error(`MMIO region of ${device.name} overlaps ${r.device.name}`);
+    }
+    this.mmio.push({ base, size, device });
+  }
+
+  /** The memslot holding [pa, pa+size), if any. */
+  findMemslot(pa: number, size: number): Memslot | undefined {
+    for (const s of this.memslots) if (pa >= s.base && pa + size <= s.base + s.size) return s;
+    return undefined;
+  }
+
+  memslotOffset(pa: number, size: number, write: boolean): number {
+    for (const s of this.memslots) {
+      if (pa >= s.base && pa + size <= s.base + s.size) {
+        // Writes to ROM go to the device side (flash command interface) or abort.
+        if (write && s.readonly) return -1;
+        return s.hostOffset + (pa - s.base);
+      }
+    }
+    return -1;
+  }
+
+  private findMmio(pa: number): MmioRegion | undefined {
+    for (const r of this.mmio) if (pa >= r.base && pa < r.base + r.size) return r;
+    return undefined;
+  }
+
+  mmioRead(pa: number, size: number, vcpuIndex: number): number | undefined {
+    const r = this.findMmio(pa);
+    if (!r) return undefined;
+    this.mmioReads++;
+    return r.device.read(pa - r.base, size, vcpuIndex);
+  }
+
+  mmioWrite(pa: number, size: number, value: number, vcpuIndex: number): boolean {
+    const r = this.findMmio(pa);
+    if (!r) {
+      // Writes to read-only memory are ignored, as ROM ignores them.
+      return this.findMemslot(pa, size)?.readonly === true;
+    }
+    this.mmioWrites++;
+    r.device.write(pa - r.base, size, value, vcpuIndex);
+    return true;
+  }
+
+  /** The host offset of guest-physical [pa, pa+length) in one memslot, or a clear error. */
+  hostRange(pa: number, length: number): number {
+    const s = this.findMemslot(pa, Math.max(length, 1));
+    if (!s) {
+      throw new RangeError(`guest-physical range 0x${pa.toString(16)}-0x${(pa + length).toString(16)} is not inside RAM or flash`);
+    }
+    return s.hostOffset + (pa - s.base);
+  }
+
+  resetDevices(): void {
+    for (const r of this.mmio) r.device.reset();
+  }
+}

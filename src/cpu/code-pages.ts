@@ -1,0 +1,69 @@
+// The physical-page index of code: which host pages of the shared memory hold
+// instructions that were decoded (by the interpreter) or translated (by the
+// JIT), so that any write to such a page, by the guest or by the host, drops
+// that work before it can run again.
+
+import type { Vcpu } from './vcpu.js';
+
+export const CODE_PAGE_SHIFT = 12;
+export const CODE_PAGE_BYTES = 1 << CODE_PAGE_SHIFT;
+export const INSNS_PER_PAGE = CODE_PAGE_BYTES >> 2;
+
+/** An executable instruction; returns true when it changed control flow (PC written). */
+export type Handler = (cpu: Vcpu) => boolean | void;
+
+export class DecodedPage {
+  readonly handlers: (Handler | undefined)[] = new Array(INSNS_PER_PAGE);
+  valid = true;
+}
+
+export type InvalidationCause = 'guest-store' | 'host-write' | 'ic-maintenance' | 'stage2-unmap';
+
+export class CodePageIndex {
+  /** Nonzero for host pages that hold decoded code; checked on every store. */
+  readonly flags: Uint8Array;
+  private readonly pages = new Map<number, DecodedPage>();
+  readonly invalidations: Record<InvalidationCause, number> = {
+    'guest-store': 0, 'host-write': 0, 'ic-maintenance': 0, 'stage2-unmap': 0,
+  };
+
+  constructor(bufferBytes: number) {
+    this.flags = new Uint8Array(Math.ceil(bufferBytes / CODE_PAGE_BYTES));
+  }
+
+  page(hostPage: number): DecodedPage {
+    let p = this.pages.get(hostPage);
+    if (p === undefined) {
+      p = new DecodedPage();
+      this.pages.set(hostPage, p);
+      this.flags[hostPage] = 1;
+    }
+    return p;
+  }
+
+  invalidatePage(hostPage: number, cause: InvalidationCause): void {
+    if (this.flags[hostPage] === 0) return;
+    this.flags[hostPage] = 0;
+    const p = this.pages.get(hostPage);
+    if (p) {
+      p.valid = false;
+      this.pages.delete(hostPage);
+    }
+    this.invalidations[cause]++;
+  }
+
+  invalidateRange(hostOffset: number, length: number, cause: InvalidationCause): void {
+    if (length <= 0) return;
+    const first = Math.floor(hostOffset / CODE_PAGE_BYTES);
+    const last = Math.floor((hostOffset + length - 1) / CODE_PAGE_BYTES);
+    for (let p = first; p <= last; p++) this.invalidatePage(p, cause);
+  }
+
+  invalidateAll(cause: InvalidationCause): void {
+    for (const hostPage of [...this.pages.keys()]) this.invalidatePage(hostPage, cause);
+  }
+
+  get liveDecodedPages(): number {
+    return this.pages.size;
+  }
+}

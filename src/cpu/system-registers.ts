@@ -1,0 +1,255 @@
+// The EL0/EL1 system registers warmboot implements, keyed by their MRS/MSR
+// encoding. Plain registers live in a state slot (so generated code can read
+// them too); the rest compute their value or act on write.
+import { SLOT_SYSREG_BASE } from './state-layout.js';
+
+/** Encoding key: op0:op1:CRn:CRm:op2, as in the MRS/MSR instruction bits 20:5. */
+export function sysregKey(op0: number, op1: number, crn: number, crm: number, op2: number): number {
+  return (op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2;
+}
+
+export function sysregName(key: number): string {
+  const def = SYSREG_BY_KEY.get(key);
+  if (def) return def.name;
+  return `s${key >>> 14}_${(key >>> 11) & 7}_c${(key >>> 7) & 15}_c${(key >>> 3) & 15}_${key & 7}`;
+}
+
+/** What an access from EL0 does. */
+export const enum El0Access {
+  Undefined,
+  Allowed,
+  Trap, // to EL1 with EC 0x18
+}
+
+/** The hooks a vcpu offers to system-register definitions. */
+export interface SysregHost {
+  readonly r: Int32Array;
+  readonly vcpuIndex: number;
+  /** Counter value in CNTFRQ ticks since the machine started. */
+  counterTicks(): number;
+  sysregSlot(name: SysregNameT): number;
+  /** Model-dependent constant identification values. */
+  idValue(name: SysregNameT): bigint;
+  /** Called after writes that change translation or exception routing. */
+  translationChanged(): void;
+}
+
+export interface SysregDef {
+  readonly name: SysregNameT;
+  readonly key: number;
+  /** Backing storage slot, for registers that hold what software writes. */
+  slot: number;
+  readonly readable: boolean;
+  readonly writable: boolean;
+  /** Bits software may change; others read as their reset value. Low/high 32. */
+  readonly writeMaskLo: number;
+  readonly writeMaskHi: number;
+  readonly el0: (h: SysregHost) => El0Access;
+  /** Computed read: writes the value into slot `dst` of h.r. */
+  readonly read?: (h: SysregHost, dst: number) => void;
+  readonly afterWrite?: (h: SysregHost) => void;
+  readonly reset: bigint | 'id';
+}
+
+interface Spec {
+  enc: [number, number, number, number, number];
+  access?: 'rw' | 'ro' | 'wo';
+  el0?: (h: SysregHost) => El0Access;
+  mask?: bigint;
+  reset?: bigint | 'id';
+  read?: (h: SysregHost, dst: number) => void;
+  afterWrite?: (h: SysregHost) => void;
+}
+
+const EL1_ONLY = (): El0Access => El0Access.Undefined;
+const EL0_OK = (): El0Access => El0Access.Allowed;
+const ALL = (1n << 64n) - 1n;
+
+const SCTLR_UCT = 1 << 15;
+const SCTLR_DZE = 1 << 14;
+const SCTLR_UMA = 1 << 9;
+
+function sctlrLo(h: SysregHost): number {
+  return h.r[2 * h.sysregSlot('SCTLR_EL1')];
+}
+function cntkctl(h: SysregHost): number {
+  return h.r[2 * h.sysregSlot('CNTKCTL_EL1')];
+}
+const el0IfSctlr = (bit: number) => (h: SysregHost): El0Access => (sctlrLo(h) & bit ? El0Access.Allowed : El0Access.Trap);
+const el0IfCntkctl = (mask: number) => (h: SysregHost): El0Access => (cntkctl(h) & mask ? El0Access.Allowed : El0Access.Trap);
+
+function writeSlot(h: SysregHost, dst: number, value: number): void {
+  h.r[2 * dst] = value % 0x100000000;
+  h.r[2 * dst + 1] = Math.floor(value / 0x100000000);
+}
+
+function idReg(enc: Spec['enc']): Spec {
+  return { enc, access: 'ro', reset: 'id' };
+}
+
+// SCTLR_EL1 bits that are RES1 in ARMv8.0 (29, 28, 23, 22, 20, 11) plus what
+// software controls; KVM's reset value 0x00C50078 sets the RES1 ones.
+const SPECS = {
+  MIDR_EL1: idReg([3, 0, 0, 0, 0]),
+  MPIDR_EL1: idReg([3, 0, 0, 0, 5]),
+  REVIDR_EL1: idReg([3, 0, 0, 0, 6]),
+  ID_AA64PFR0_EL1: idReg([3, 0, 0, 4, 0]),
+  ID_AA64PFR1_EL1: idReg([3, 0, 0, 4, 1]),
+  ID_AA64ZFR0_EL1: idReg([3, 0, 0, 4, 4]),
+  ID_AA64SMFR0_EL1: idReg([3, 0, 0, 4, 5]),
+  ID_AA64DFR0_EL1: idReg([3, 0, 0, 5, 0]),
+  ID_AA64DFR1_EL1: idReg([3, 0, 0, 5, 1]),
+  ID_AA64AFR0_EL1: idReg([3, 0, 0, 5, 4]),
+  ID_AA64AFR1_EL1: idReg([3, 0, 0, 5, 5]),
+  ID_AA64ISAR0_EL1: idReg([3, 0, 0, 6, 0]),
+  ID_AA64ISAR1_EL1: idReg([3, 0, 0, 6, 1]),
+  ID_AA64ISAR2_EL1: idReg([3, 0, 0, 6, 2]),
+  ID_AA64MMFR0_EL1: idReg([3, 0, 0, 7, 0]),
+  ID_AA64MMFR1_EL1: idReg([3, 0, 0, 7, 1]),
+  ID_AA64MMFR2_EL1: idReg([3, 0, 0, 7, 2]),
+  CTR_EL0: { enc: [3, 3, 0, 0, 1], access: 'ro', reset: 'id', el0: el0IfSctlr(SCTLR_UCT) },
+  DCZID_EL0: {
+    enc: [3, 3, 0, 0, 7], access: 'ro', el0: EL0_OK, reset: 0n,
+    // DZP tells EL0 whether DC ZVA is prohibited; 64-byte blocks (BS = 4).
+    read: (h, dst) => writeSlot(h, dst, 4 | (sctlrLo(h) & SCTLR_DZE ? 0 : 0x10)),
+  },
+  CLIDR_EL1: { enc: [3, 1, 0, 0, 1], access: 'ro', reset: 0x0a200023n },
+  CCSIDR_EL1: {
+    enc: [3, 1, 0, 0, 0], access: 'ro', reset: 0n,
+    read: (h, dst) => {
+      // A 32 KiB 2-way L1 and a 512 KiB 16-way L2 with 64-byte lines, by CSSELR.
+      const sel = h.r[2 * h.sysregSlot('CSSELR_EL1')] & 0xf;
+      const v = sel === 0 ? 0x700fe01a : sel === 1 ? 0x201fe01a : sel === 2 ? 0x703fe07a : 0;
+      writeSlot(h, dst, v);
+    },
+  },
+  CSSELR_EL1: { enc: [3, 2, 0, 0, 0], mask: 0xfn },
+  AIDR_EL1: { enc: [3, 1, 0, 0, 7], access: 'ro', reset: 0n },
+  SCTLR_EL1: { enc: [3, 0, 1, 0, 0], reset: 0x00c50078n, mask: ALL, afterWrite: (h) => h.translationChanged() },
+  ACTLR_EL1: { enc: [3, 0, 1, 0, 1], mask: 0n },
+  CPACR_EL1: { enc: [3, 0, 1, 0, 2], mask: 0x30_0000n | (3n << 16n) },
+  TTBR0_EL1: { enc: [3, 0, 2, 0, 0], mask: ALL, afterWrite: (h) => h.translationChanged() },
+  TTBR1_EL1: { enc: [3, 0, 2, 0, 1], mask: ALL, afterWrite: (h) => h.translationChanged() },
+  TCR_EL1: { enc: [3, 0, 2, 0, 2], mask: 0x7f_ffff_ffffn, afterWrite: (h) => h.translationChanged() },
+  SPSR_EL1: { enc: [3, 0, 4, 0, 0], mask: 0xf0f0_03dfn | (1n << 22n) | (1n << 23n) },
+  ELR_EL1: { enc: [3, 0, 4, 0, 1], mask: ALL },
+  AFSR0_EL1: { enc: [3, 0, 5, 1, 0], mask: 0n },
+  AFSR1_EL1: { enc: [3, 0, 5, 1, 1], mask: 0n },
+  ESR_EL1: { enc: [3, 0, 5, 2, 0], mask: 0xffff_ffffn },
+  FAR_EL1: { enc: [3, 0, 6, 0, 0], mask: ALL },
+  PAR_EL1: { enc: [3, 0, 7, 4, 0], mask: ALL },
+  MAIR_EL1: { enc: [3, 0, 10, 2, 0], mask: ALL, afterWrite: (h) => h.translationChanged() },
+  AMAIR_EL1: { enc: [3, 0, 10, 3, 0], mask: ALL },
+  VBAR_EL1: { enc: [3, 0, 12, 0, 0], mask: ALL ^ 0x7ffn },
+  ISR_EL1: { enc: [3, 0, 12, 1, 0], access: 'ro', reset: 0n },
+  CONTEXTIDR_EL1: { enc: [3, 0, 13, 0, 1], mask: 0xffff_ffffn },
+  TPIDR_EL1: { enc: [3, 0, 13, 0, 4], mask: ALL },
+  TPIDR_EL0: { enc: [3, 3, 13, 0, 2], mask: ALL, el0: EL0_OK },
+  TPIDRRO_EL0: { enc: [3, 3, 13, 0, 3], mask: ALL, el0: (): El0Access => El0Access.Allowed },
+  CNTKCTL_EL1: { enc: [3, 0, 14, 1, 0], mask: 0x3ffn },
+  CNTFRQ_EL0: { enc: [3, 3, 14, 0, 0], mask: 0xffff_ffffn, reset: 62_500_000n, el0: el0IfCntkctl(3) },
+  CNTPCT_EL0: {
+    enc: [3, 3, 14, 0, 1], access: 'ro', reset: 0n, el0: el0IfCntkctl(1),
+    read: (h, dst) => writeSlot(h, dst, h.counterTicks()),
+  },
+  CNTVCT_EL0: {
+    enc: [3, 3, 14, 0, 2], access: 'ro', reset: 0n, el0: el0IfCntkctl(2),
+    read: (h, dst) => writeSlot(h, dst, h.counterTicks()),
+  },
+  CNTP_CTL_EL0: { enc: [3, 3, 14, 2, 1], mask: 3n, el0: el0IfCntkctl(1 << 9), read: (h, dst) => timerCtl(h, dst, 'CNTP') },
+  CNTP_CVAL_EL0: { enc: [3, 3, 14, 2, 2], mask: ALL, el0: el0IfCntkctl(1 << 9) },
+  CNTP_TVAL_EL0: {
+    enc: [3, 3, 14, 2, 0], mask: ALL, el0: el0IfCntkctl(1 << 9),
+    read: (h, dst) => timerTval(h, dst, 'CNTP_CVAL_EL0'),
+    afterWrite: (h) => timerTvalWrite(h, 'CNTP_TVAL_EL0', 'CNTP_CVAL_EL0'),
+  },
+  CNTV_CTL_EL0: { enc: [3, 3, 14, 3, 1], mask: 3n, el0: el0IfCntkctl(1 << 8), read: (h, dst) => timerCtl(h, dst, 'CNTV') },
+  CNTV_CVAL_EL0: { enc: [3, 3, 14, 3, 2], mask: ALL, el0: el0IfCntkctl(1 << 8) },
+  CNTV_TVAL_EL0: {
+    enc: [3, 3, 14, 3, 0], mask: ALL, el0: el0IfCntkctl(1 << 8),
+    read: (h, dst) => timerTval(h, dst, 'CNTV_CVAL_EL0'),
+    afterWrite: (h) => timerTvalWrite(h, 'CNTV_TVAL_EL0', 'CNTV_CVAL_EL0'),
+  },
+  MDSCR_EL1: { enc: [2, 0, 0, 2, 2], mask: 0xffff_ffffn },
+  MDCCINT_EL1: { enc: [2, 0, 0, 2, 0], mask: 0xffff_ffffn },
+  OSLAR_EL1: { enc: [2, 0, 1, 0, 4], access: 'wo', mask: 1n },
+  OSLSR_EL1: {
+    enc: [2, 0, 1, 1, 4], access: 'ro', reset: 0n,
+    // OSLM = 0b10 (lock implemented) and OSLK mirrors the last OSLAR write.
+    read: (h, dst) => writeSlot(h, dst, 0x8 | ((h.r[2 * h.sysregSlot('OSLAR_EL1')] & 1) << 1)),
+  },
+  OSDLR_EL1: { enc: [2, 0, 1, 3, 4], mask: 1n },
+  DBGBVR0_EL1: { enc: [2, 0, 0, 0, 4], mask: ALL },
+  DBGBCR0_EL1: { enc: [2, 0, 0, 0, 5], mask: 0xffff_ffffn },
+  DBGWVR0_EL1: { enc: [2, 0, 0, 0, 6], mask: ALL },
+  DBGWCR0_EL1: { enc: [2, 0, 0, 0, 7], mask: 0xffff_ffffn },
+  DBGBVR1_EL1: { enc: [2, 0, 0, 1, 4], mask: ALL },
+  DBGBCR1_EL1: { enc: [2, 0, 0, 1, 5], mask: 0xffff_ffffn },
+  DBGWVR1_EL1: { enc: [2, 0, 0, 1, 6], mask: ALL },
+  DBGWCR1_EL1: { enc: [2, 0, 0, 1, 7], mask: 0xffff_ffffn },
+  DBGCLAIMSET_EL1: { enc: [2, 0, 7, 8, 6], mask: 0xffn },
+  DBGCLAIMCLR_EL1: { enc: [2, 0, 7, 9, 6], mask: 0xffn },
+} satisfies Record<string, Spec>;
+
+export type SysregNameT = keyof typeof SPECS;
+
+function timerCtl(h: SysregHost, dst: number, prefix: 'CNTP' | 'CNTV'): void {
+  // ISTATUS (bit 2) is the timer condition, computed from the counter.
+  const ctl = h.r[2 * h.sysregSlot(`${prefix}_CTL_EL0`)] & 3;
+  const cvalSlot = h.sysregSlot(`${prefix}_CVAL_EL0`);
+  const cval = (h.r[2 * cvalSlot] >>> 0) + (h.r[2 * cvalSlot + 1] >>> 0) * 0x100000000;
+  const fired = (ctl & 1) !== 0 && h.counterTicks() >= cval;
+  writeSlot(h, dst, ctl | (fired ? 4 : 0));
+}
+
+function timerTval(h: SysregHost, dst: number, cvalName: SysregNameT): void {
+  // TVAL reads as the signed 32-bit distance from now to CVAL.
+  const s = h.sysregSlot(cvalName);
+  const cval = BigInt(h.r[2 * s] >>> 0) + (BigInt(h.r[2 * s + 1] >>> 0) << 32n);
+  const v = BigInt.asIntN(32, cval - BigInt(h.counterTicks()));
+  writeSlot(h, dst, Number(BigInt.asUintN(32, v)));
+}
+
+function timerTvalWrite(h: SysregHost, tvalName: SysregNameT, cvalName: SysregNameT): void {
+  const t = h.sysregSlot(tvalName);
+  const tval = BigInt(h.r[2 * t]); // sign-extended 32-bit
+  const cval = BigInt.asUintN(64, BigInt(h.counterTicks()) + tval);
+  const c = h.sysregSlot(cvalName);
+  h.r[2 * c] = Number(cval & 0xffffffffn) | 0;
+  h.r[2 * c + 1] = Number(cval >> 32n) | 0;
+}
+
+export const SYSREGS: readonly SysregDef[] = Object.entries(SPECS).map(([name, s], i): SysregDef => {
+  const spec = s as Spec;
+  const mask = spec.mask ?? 0n;
+  const access = spec.access ?? 'rw';
+  return {
+    name: name as SysregNameT,
+    key: sysregKey(...spec.enc),
+    slot: SLOT_SYSREG_BASE + i,
+    readable: access !== 'wo',
+    writable: access !== 'ro',
+    writeMaskLo: Number(mask & 0xffffffffn) | 0,
+    writeMaskHi: Number((mask >> 32n) & 0xffffffffn) | 0,
+    el0: spec.el0 ?? EL1_ONLY,
+    read: spec.read,
+    afterWrite: spec.afterWrite,
+    reset: spec.reset ?? 0n,
+  };
+});
+
+export const SYSREG_BY_KEY: ReadonlyMap<number, SysregDef> = new Map(SYSREGS.map((d) => [d.key, d]));
+export const SYSREG_BY_NAME: ReadonlyMap<string, SysregDef> = new Map(SYSREGS.map((d) => [d.name, d]));
+
+export function sysregSlotOf(name: SysregNameT): number {
+  return SYSREG_BY_NAME.get(name)!.slot;
+}
+
+/**
+ * The ID register space (op0=3, op1=0, CRn=0, CRm=1..7) reads as zero where no
+ * register is defined, as the architecture reserves it for future ID registers.
+ */
+export function isReservedIdRegister(key: number): boolean {
+  const op0 = key >>> 14, op1 = (key >>> 11) & 7, crn = (key >>> 7) & 15, crm = (key >>> 3) & 15;
+  return op0 === 3 && op1 === 0 && crn === 0 && crm >= 1 && crm <= 7;
+}
