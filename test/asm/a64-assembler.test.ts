@@ -361,6 +361,12 @@ crc32cw w0, w1, w2
 crc32cx w0, w1, x2
 ADD X0, X1, #1
 Mov W5, WZR
+add	x0,x1,x2,lsl#3
+add x0 , x1 , # 4
+mov sp, #1
+mov wsp, #0x10000
+mov x0, #-0x8000000000000000
+mov w0, #-0x80000000
 `);
 
 /** Branches and PC-relative forms; labels `back`, `mid` and `fwd` are defined here. */
@@ -469,6 +475,10 @@ fwd: nop
 const LOADS_STORES = corpus(`
 ldr x0, [x1]
 ldr x0, [x1, #0]
+ldr x0,[x1,#8]
+ldr x0, [ x1 , x2 , lsl #3 ]
+ldp x0,x1,[sp,#-16]!
+str w0, [x1],#4
 ldr x0, [x1, #8]
 ldr x0, [x1, #32760]
 ldr x0, [sp, #16]
@@ -1304,7 +1314,83 @@ ret w1
 madd x0, x1, x2, w3
 mul sp, x1, x2
 sub x0, x1, sp
+mov xzr, #0x5555555555555555
 `);
+
+/** Whole programs with directives, compared as images rather than line by line. */
+const PROGRAMS: Record<string, string> = {
+  directives: `
+    .text
+    .global _start
+    .equ STACK_TOP, 0x48000000
+_start:
+    movz x0, #(STACK_TOP >> 16), lsl #16
+    mov sp, x0 ; mov x1, #3
+1:  subs x1, x1, #1
+    b.ne 1b
+    adr x2, table
+    ldr x3, [x2, #8]
+    b 2f
+    .p2align 4
+table:
+    .quad _start, 0x1122334455667788
+    .xword table - _start
+    .dword -2
+    .8byte 0
+2:  .word 1, 2, 3
+    .4byte table
+    .long 7
+    .inst 0xd503201f, 0xd503201f
+    .balign 64
+    .align 3
+    .space 12
+    .skip 4
+    .zero 8
+end: ret
+`,
+  vectors: `
+    .balign 0x800
+vectors:
+    b sync_cur_sp0
+    .balign 0x80
+    b irq_cur_sp0
+    .balign 0x80
+    b .
+    .balign 0x80
+    b .
+    .balign 0x80
+sync_cur_sp0: mrs x0, esr_el1
+    eret
+irq_cur_sp0: mrs x0, icc_iar1_el1
+    msr icc_eoir1_el1, x0
+    eret
+setup: adrp x0, vectors
+    add x0, x0, :lo12:vectors
+    msr vbar_el1, x0
+    isb
+`,
+  far: `
+start: b far
+    bl far
+    cbz x0, mid19
+    tbnz w1, #5, near14
+    adr x0, mid19
+    ldr x1, mid19
+    adrp x2, far
+    .space 32000
+near14: tbz x0, #63, start
+    .space 1000000
+mid19: b.eq start
+    cbnz x3, start
+    .space 0x200000
+far: b start
+    bl start
+    adrp x0, start
+    adr x0, far
+    .word far - start
+`,
+};
+
 
 // ---------------------------------------------------------------------------
 
@@ -1401,6 +1487,37 @@ describe('A64 test assembler', () => {
     expect(weAccepted, 'lines we accepted but GNU as rejects').toEqual([]);
   });
 
+  for (const [name, program] of Object.entries(PROGRAMS)) {
+    it(`matches GNU as on the \`${name}\` program`, () => {
+      // The linker aligns sections relative to their own alignment, we align
+      // absolute addresses: the two agree when the base is suitably aligned.
+      for (const base of [0x40081000n, 0x40000000n]) {
+        const ours = assemble(program, base);
+        const theirs = gasAssemble(program, base);
+        const diffs: string[] = [];
+        for (let i = 0; i < Math.max(ours.length, theirs.length); i++) {
+          if (ours[i] !== theirs[i]) diffs.push(`  +0x${(i * 4).toString(16)}: ours ${hex(ours[i] ?? 0)} gas ${hex(theirs[i] ?? 0)}`);
+        }
+        expect(diffs.slice(0, 40).join('\n'), `image at 0x${base.toString(16)}`).toBe('');
+        expect(ours.length).toBe(theirs.length);
+      }
+    });
+  }
+
+  it('rejects out-of-range branches to labels', () => {
+    expect(() => assemble('tbz x0, #1, far\n.space 32764\nfar: nop')).toThrow(/line 1: branch offset 32768 out of range/);
+    expect(() => assemble('b.eq far\n.space 0xffffc\nfar: nop')).toThrow(/line 1: branch offset 1048576 out of range/);
+    expect(() => assemble('x: .space 0x100004\nadr x0, x')).toThrow(/line 2: ADR offset -1048580 out of range/);
+    expect(() => assemble('tbz x0, #1, far\n.space 32760\nfar: nop')).not.toThrow();
+  });
+
+  it('documents the choices made where GNU as has no answer', () => {
+    // ADRP with a number: a byte distance in whole pages (GNU as rejects it).
+    expect(assembleOne('adrp x0, #0x3000', 0x1ffcn)).toBe(assembleOne('adrp x0, .+0x3000', 0x1000n));
+    expect(() => assembleOne('adrp x0, #0x1001')).toThrow(/multiple of 4096/);
+    expect(() => assembleOne('ldr x0, =0x1234')).toThrow(/literal pools/);
+  });
+
   it('reports errors with line numbers and useful messages', () => {
     expect(() => assemble('nop\n  frob x0, x1 // bad')).toThrow(/line 2: unknown mnemonic `frob`/);
     expect(() => assemble('nop\nnop\nb nowhere')).toThrow(/line 3: undefined symbol `nowhere`/);
@@ -1408,6 +1525,8 @@ describe('A64 test assembler', () => {
     expect(() => assemble('ldr x0, [x1, #:lo12:x]\n.balign 8\nnop\nx: nop', 0n)).toThrow(/line 1: :lo12: offset 0xc is not a multiple of 8/);
     expect(() => assemble('a: nop\na: nop')).toThrow(/line 2: label `a` defined twice/);
     expect(() => assemble('and x0, x1, #5')).toThrow(/not a valid bitmask immediate/);
+    expect(() => assemble('dmb foo')).toThrow(/unknown barrier option `foo`/);
+    expect(() => assemble('.section .data')).toThrow(/unsupported directive `.section`/);
   });
 
   it('supports labels, local labels, directives and base addresses', () => {

@@ -32,12 +32,12 @@ export class AsmError extends Error {
 }
 
 /** Assemble `source` placed at `baseAddress` and return its words. */
-export function assemble(source: string, baseAddress: bigint = 0n): Uint32Array {
+export function assemble(source: string, baseAddress: bigint | number = 0n): Uint32Array {
   return assembleProgram(source, baseAddress).words;
 }
 
 /** Assemble a single instruction at `address` and return its encoding. */
-export function assembleOne(line: string, address: bigint = 0n): number {
+export function assembleOne(line: string, address: bigint | number = 0n): number {
   const words = assemble(line, address);
   if (words.length !== 1) throw new Error(`expected exactly one word from \`${line}\`, got ${words.length}`);
   return words[0]!;
@@ -505,18 +505,22 @@ interface LocalDef {
   addr: bigint;
 }
 
-const IGNORED_DIRECTIVES = new Set(['.text', '.global', '.globl', '.arch', '.cpu', '.type', '.size', '.p2alignw']);
+// Harmless in a flat image, and common in snippets pasted from real sources.
+const IGNORED_DIRECTIVES = new Set(['.text', '.global', '.globl', '.type', '.size']);
 
-export function assembleProgram(source: string, baseAddress: bigint = 0n): AssembleResult {
+export function assembleProgram(source: string, base: bigint | number = 0n): AssembleResult {
+  const baseAddress = BigInt(base);
+  if (baseAddress < 0n || baseAddress % 4n !== 0n) throw new Error(`base address 0x${baseAddress.toString(16)} must be a non-negative multiple of 4`);
   const statements: Statement[] = [];
-  const labels = new Map<string, bigint>();
+  // Labels are addresses; .equ/.set symbols are plain numbers unless defined from an address.
+  const symbols = new Map<string, Value>();
   const locals = new Map<string, LocalDef[]>();
   let offset = 0;
   let seq = 0;
 
   const lines = source.split(/\r?\n/);
   const ctxFor = (lineNumber: number, lineText: string, curSeq: number, pc: bigint, pass1: boolean) =>
-    new Ctx(pc, curSeq, lineNumber, lineText, labels, locals, pass1);
+    new Ctx(pc, curSeq, lineNumber, lineText, symbols, locals, pass1);
 
   // Pass 1: lay out statements and define labels.
   for (let li = 0; li < lines.length; li++) {
@@ -537,8 +541,8 @@ export function assembleProgram(source: string, baseAddress: bigint = 0n): Assem
           if (!defs) locals.set(name, (defs = []));
           defs.push({ seq, addr });
         } else {
-          if (labels.has(name)) throw new AsmError(`label \`${name}\` defined twice`, lineNumber, lineText);
-          labels.set(name, addr);
+          if (symbols.has(name)) throw new AsmError(`label \`${name}\` defined twice`, lineNumber, lineText);
+          symbols.set(name, { v: addr, rel: 1 });
         }
         piece = piece.slice(m[0].length);
       }
@@ -552,7 +556,7 @@ export function assembleProgram(source: string, baseAddress: bigint = 0n): Assem
       try {
         if (mnemonic.startsWith('.')) {
           const ctx = ctxFor(lineNumber, lineText, seq, baseAddress + BigInt(offset), true);
-          st.size = directiveSize(st, ctx, labels);
+          st.size = directiveSize(st, ctx, symbols);
         }
       } catch (e) {
         throw wrapError(e, lineNumber, lineText);
@@ -579,6 +583,8 @@ export function assembleProgram(source: string, baseAddress: bigint = 0n): Assem
   const bytes = new Uint8Array(words.length * 4);
   const view = new DataView(bytes.buffer);
   words.forEach((w, i) => view.setUint32(i * 4, w, true));
+  const labels = new Map<string, bigint>();
+  for (const [name, value] of symbols) labels.set(name, value.v);
   return { words, bytes, labels, baseAddress };
 }
 
@@ -592,7 +598,7 @@ function stripComment(line: string): string {
   return i >= 0 ? line.slice(0, i) : line;
 }
 
-function directiveSize(st: Statement, ctx: Ctx, labels: Map<string, bigint>): number {
+function directiveSize(st: Statement, ctx: Ctx, symbols: Map<string, Value>): number {
   const ops = splitOperands(st.operands);
   switch (st.mnemonic) {
     case '.word':
@@ -629,8 +635,8 @@ function directiveSize(st: Statement, ctx: Ctx, labels: Map<string, bigint>): nu
     case '.equ':
     case '.set': {
       if (ops.length !== 2 || !/^[A-Za-z_.$][A-Za-z0-9_.$]*$/.test(ops[0]!)) throw new Error(`${st.mnemonic} expects \`name, value\``);
-      if (labels.has(ops[0]!)) throw new Error(`symbol \`${ops[0]}\` defined twice`);
-      labels.set(ops[0]!, ctx.constant(ops[1]!));
+      if (symbols.has(ops[0]!)) throw new Error(`symbol \`${ops[0]}\` defined twice`);
+      symbols.set(ops[0]!, ctx.expr(ops[1]!));
       return 0;
     }
     default:
@@ -680,7 +686,7 @@ class Ctx {
     private readonly seq: number,
     readonly lineNumber: number,
     readonly lineText: string,
-    private readonly labels: Map<string, bigint>,
+    private readonly symbols: Map<string, Value>,
     private readonly locals: Map<string, LocalDef[]>,
     private readonly pass1: boolean,
   ) {}
@@ -691,12 +697,12 @@ class Ctx {
     return evaluateExpr(src, (t) => {
       if (t.t === 'sym') {
         if (t.name === '.') return { v: this.pc, rel: 1 };
-        const a = this.labels.get(t.name);
+        const a = this.symbols.get(t.name);
         if (a === undefined) {
           if (this.pass1) throw new Error(`symbol \`${t.name}\` must be defined before use here`);
           throw new Error(`undefined symbol \`${t.name}\``);
         }
-        return { v: a, rel: 1 };
+        return a;
       }
       const defs = this.locals.get(t.n) ?? [];
       const d = t.dir === 'b' ? defs.filter((x) => x.seq <= this.seq).at(-1) : defs.find((x) => x.seq > this.seq);
@@ -1494,6 +1500,7 @@ function encodeLoadStore(mn: string, ops: string[], ctx: Ctx): number {
 
   const mem = parseMemory(ops[1]);
   if (!mem) {
+    if (ops[1]!.trim().startsWith('=')) throw new Error('literal pools (`ldr Rt, =value`) are not supported; use mov/movk or a labelled .word/.quad');
     // Literal (PC-relative) form.
     if (ops.length !== 2 || spec.kind !== 'normal') throw new Error('expected a memory operand `[...]`');
     let litOpc: number;
@@ -1793,7 +1800,9 @@ function barrierHandler(base: number, named: Record<string, number>, optional: b
   return (ops, ctx) => {
     expectCount(ops, optional ? [0, 1] : [1]);
     if (ops.length === 0) return base | (15 << 8);
-    const n = named[ops[0]!.trim().toLowerCase()];
+    const text = ops[0]!.trim().toLowerCase();
+    const n = named[text];
+    if (n === undefined && /^[a-z]/.test(text)) throw new Error(`unknown barrier option \`${ops[0]}\``);
     const crm = n !== undefined ? n : uimm(ctx, ops[0], 4, 'barrier option');
     return base | (crm << 8);
   };
