@@ -1,0 +1,252 @@
+#!/usr/bin/env node
+// The `warmboot` command: QEMU's option spellings over the Machine API, so a
+// `qemu-system-aarch64 -M virt ...` command line runs unchanged. Files and the
+// terminal live here; the engine only sees buffers and callbacks.
+import { readFileSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Machine, type MachineOptions } from './machine.js';
+import { cpuModelNames } from './cpu/cpu-models.js';
+import { SystemEventType } from '../runtime/psci.js';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface CliOptions {
+  machine: MachineOptions & { noReboot: boolean };
+  jit: 'off' | 'on';
+  stats: boolean;
+  kernelPath?: string;
+}
+
+const USAGE = `usage: warmboot [options]
+With no options, boots the bundled demo guest.
+
+QEMU-compatible options:
+  -M, -machine virt[,gic-version=2|3|max|host]
+  -cpu MODEL            ${cpuModelNames().join(', ')}
+  -m SIZE               guest RAM, QEMU syntax (128M, 1G, size=512M); default 128M
+  -smp N                number of vcpus (cpus=N accepted)
+  -kernel FILE          Linux Image, ELF or raw binary
+  -initrd FILE          initial ramdisk
+  -append STRING        kernel command line
+  -dtb FILE             use this device tree instead of the generated one
+  -bios FILE            firmware for flash bank 0 (e.g. U-Boot's qemu_arm64 build)
+  -nographic            serial console on stdio (the default here)
+  -serial stdio|mon:stdio
+  -display none
+  -no-reboot            exit when the guest resets instead of rebooting
+
+warmboot options:
+  --jit=off             interpret only (the only tier in this version)
+  --trace               print every executed instruction, disassembled, to stderr
+  --help, --version
+`;
+
+const SIZE_UNITS: Record<string, number> = { '': 2 ** 20, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+
+/** Parses a QEMU -m argument: a number with an optional unit (default MiB), or size=... */
+export function parseMemorySize(text: string): number {
+  let arg = text;
+  for (const part of text.split(',')) {
+    const [k, v] = part.split('=');
+    if (v === undefined) arg = k;
+    else if (k === 'size') arg = v;
+    else if (k === 'slots' || k === 'maxmem') throw new UsageError(`-m ${k}=: memory hotplug is not supported`);
+    else throw new UsageError(`-m: unknown property '${k}'`);
+  }
+  const m = /^(\d+(?:\.\d+)?)([bkmgt]?)$/i.exec(arg.trim());
+  if (!m) throw new UsageError(`-m '${text}': expected a size such as 128M or 1G`);
+  const bytes = Math.round(Number(m[1]) * SIZE_UNITS[m[2].toLowerCase()]);
+  if (bytes <= 0) throw new UsageError(`-m '${text}': the size must be positive`);
+  return bytes;
+}
+
+function parseMachine(text: string): { gicVersion?: 2 | 3 } {
+  const [type, ...props] = text.split(',');
+  if (!/^virt(-\d+\.\d+)?$/.test(type)) {
+    throw new UsageError(`machine '${type}' is not supported: warmboot emulates QEMU's virt board only (-M virt)`);
+  }
+  let gicVersion: 2 | 3 | undefined;
+  for (const p of props) {
+    const [k, v] = p.split('=');
+    if (k === 'gic-version') {
+      // On TCG QEMU maps 'max' to the newest GIC it emulates and refuses 'host'
+      // without KVM; here both mean GICv3.
+      if (v === '2') gicVersion = 2;
+      else if (v === '3' || v === 'max' || v === 'host') gicVersion = 3;
+      else throw new UsageError(`-machine gic-version='${v}': expected 2, 3, max or host`);
+    } else if (k === 'dumpdtb') {
+      throw new UsageError('-machine dumpdtb= is not supported');
+    } else {
+      throw new UsageError(`-machine property '${k}' is not supported`);
+    }
+  }
+  return { gicVersion };
+}
+
+function parseSmp(text: string): number {
+  let cpus: number | undefined;
+  for (const part of text.split(',')) {
+    const [k, v] = part.split('=');
+    if (v === undefined && /^\d+$/.test(k)) cpus = Number(k);
+    else if (k === 'cpus' && /^\d+$/.test(v ?? '')) cpus = Number(v);
+    else throw new UsageError(`-smp '${text}': expected a vcpu count such as 4 or cpus=4 (topology options are not supported)`);
+  }
+  if (cpus === undefined || cpus < 1) throw new UsageError(`-smp '${text}': expected at least 1 vcpu`);
+  return cpus;
+}
+
+function readImage(path: string, what: string): Uint8Array {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new UsageError(`${what} '${path}' is not a regular file`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`cannot open ${what} '${path}': ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  if (size === 0) throw new UsageError(`${what} '${path}' is empty`);
+  return new Uint8Array(readFileSync(path));
+}
+
+/** The bundled demo guest, next to the sources whether run from src/ or dist/src/. */
+export function demoGuestPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [resolve(here, 'demo-guest/demo.elf'), resolve(here, '../../src/demo-guest/demo.elf')];
+  for (const c of candidates) {
+    try {
+      if (statSync(c).isFile()) return c;
+    } catch {
+      // try the next place
+    }
+  }
+  throw new UsageError(`the bundled demo guest is missing (looked in ${candidates.join(', ')})`);
+}
+
+export function parseArgs(argv: readonly string[], trace?: (line: string) => void): CliOptions | 'help' | 'version' {
+  const m: { -readonly [K in keyof MachineOptions]: MachineOptions[K] } & { noReboot: boolean } = { noReboot: false };
+  let jit: 'off' | 'on' = 'on';
+  let kernelPath: string | undefined;
+  let stats = false;
+  const args = [...argv];
+  if (args.length === 0) {
+    kernelPath = demoGuestPath();
+    m.kernel = readImage(kernelPath, 'kernel');
+    m.cpu = 'cortex-a57';
+    return { machine: m, jit, stats, kernelPath };
+  }
+  while (args.length > 0) {
+    const raw = args.shift()!;
+    if (!raw.startsWith('-')) throw new UsageError(`unexpected argument '${raw}': disk images are not supported; boot with -kernel or -bios`);
+    // QEMU accepts both -opt and --opt, and --opt=value for warmboot's own.
+    let name = raw.replace(/^--?/, '');
+    let inline: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) { inline = name.slice(eq + 1); name = name.slice(0, eq); }
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const v = args.shift();
+      if (v === undefined) throw new UsageError(`option '${raw}' needs an argument`);
+      return v;
+    };
+    switch (name) {
+      case 'h': case 'help': return 'help';
+      case 'version': return 'version';
+      case 'M': case 'machine': Object.assign(m, parseMachine(value())); break;
+      case 'cpu': {
+        const model = value().split(',')[0];
+        if (!cpuModelNames().includes(model)) throw new UsageError(`-cpu '${model}' is not supported: expected one of ${cpuModelNames().join(', ')}`);
+        m.cpu = model;
+        break;
+      }
+      case 'm': m.memory = parseMemorySize(value()); break;
+      case 'smp': m.cpus = parseSmp(value()); break;
+      case 'kernel': kernelPath = value(); m.kernel = readImage(kernelPath, 'kernel'); break;
+      case 'initrd': m.initrd = readImage(value(), 'initrd'); break;
+      case 'append': m.append = value(); break;
+      case 'dtb': m.dtb = readImage(value(), 'device tree'); break;
+      case 'bios': m.bios = readImage(value(), 'firmware'); break;
+      case 'nographic': break;
+      case 'serial': {
+        const v = value();
+        if (v !== 'stdio' && v !== 'mon:stdio') throw new UsageError(`-serial '${v}' is not supported: only stdio`);
+        break;
+      }
+      case 'display': {
+        const v = value();
+        if (v !== 'none') throw new UsageError(`-display '${v}' is not supported: only none`);
+        break;
+      }
+      case 'no-reboot': m.noReboot = true; break;
+      case 'jit': {
+        const v = value();
+        if (v !== 'off') throw new UsageError(`--jit=${v}: this version has only the interpreter; use --jit=off`);
+        jit = 'off';
+        break;
+      }
+      case 'trace':
+        if (inline !== undefined) throw new UsageError('--trace takes no value');
+        m.trace = trace ?? ((line) => process.stderr.write(`${line}\n`));
+        break;
+      case 'stats': stats = true; break;
+      default:
+        throw new UsageError(`option '${raw}' is not supported by warmboot`);
+    }
+  }
+  return { machine: m, jit, stats, kernelPath };
+}
+
+function main(argv: string[]): number {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs(argv);
+  } catch (e) {
+    return reportError(e);
+  }
+  if (parsed === 'help') { process.stdout.write(USAGE); return 0; }
+  if (parsed === 'version') { process.stdout.write('warmboot 0.1.0\n'); return 0; }
+  try {
+    const machine = new Machine({ ...parsed.machine, onSerialOutput: (b) => writeAll(1, b) });
+    const exit = machine.runToCompletion({ noReboot: parsed.machine.noReboot });
+    if (exit.reason === 'system-event') {
+      // Like QEMU: power-off, and a reset under -no-reboot, end with status 0.
+      if (exit.type === SystemEventType.Shutdown || exit.type === SystemEventType.Reset) return 0;
+      process.stderr.write(`warmboot: guest system event ${exit.type}\n`);
+      return 1;
+    }
+    if (exit.reason === 'internal-error') {
+      process.stderr.write(`warmboot: cpu${exit.vcpu}: ${exit.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`warmboot: guest stopped unexpectedly (${exit.reason})\n`);
+    return 1;
+  } catch (e) {
+    return reportError(e);
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) {
+    try {
+      off += writeSync(fd, bytes, off);
+    } catch (e) {
+      // A non-blocking terminal may push back; anything else is fatal.
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    }
+  }
+}
+
+function reportError(e: unknown): number {
+  const err = e instanceof Error ? e : new Error(String(e));
+  process.stderr.write(`warmboot: ${err.message}\n`);
+  if (process.env.WARMBOOT_DEBUG) process.stderr.write(`${err.stack}\n`);
+  return 1;
+}
+
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = main(process.argv.slice(2));
+}

@@ -1,0 +1,163 @@
+// A virt-board machine as an embedder sees it: options in, images loaded the
+// way QEMU loads them, a device tree written for the guest, and a run method
+// whose exits are data. The command line (cli.ts) is a thin layer over this.
+import { placeDtb, placeInitrd, loadImage, type LoadedImage } from './board/image-loader.js';
+import { buildVirtDeviceTree } from './board/virt-device-tree.js';
+import { VIRT_FLASH_BANK_SIZE, VIRT_FLASH_BASE, VIRT_RAM_BASE } from './board/virt-memory-map.js';
+import { cpuModelNames, DEFAULT_CPU_MODEL, findCpuModel } from './cpu/cpu-models.js';
+import { disassemble } from './a64/disassembler.js';
+import { VirtualMachine, type RunOptions, type VmExit } from '../runtime/virtual-machine.js';
+import { SystemEventType } from '../runtime/psci.js';
+
+export class MachineConfigError extends Error {
+  override name = 'MachineConfigError';
+}
+
+export interface MachineOptions {
+  /** Guest RAM in bytes (QEMU's default for virt is 128 MiB). */
+  readonly memory?: number;
+  readonly cpus?: number;
+  /** A CPU model name as -cpu takes it. */
+  readonly cpu?: string;
+  readonly gicVersion?: 2 | 3;
+  /** -kernel: a Linux Image, an ELF, or a raw binary. */
+  readonly kernel?: Uint8Array;
+  readonly initrd?: Uint8Array;
+  /** The kernel command line. */
+  readonly append?: string;
+  /** A device tree to hand the guest instead of the generated one. */
+  readonly dtb?: Uint8Array;
+  /** -bios: firmware for flash bank 0, entered at address 0. */
+  readonly bios?: Uint8Array;
+  /** Receives the bytes the guest writes to its UART. */
+  readonly onSerialOutput?: (bytes: Uint8Array) => void;
+  /** When set, every executed instruction is reported, disassembled. */
+  readonly trace?: (line: string) => void;
+}
+
+export type MachineExit = VmExit;
+
+interface BootPlan {
+  readonly segments: { addr: number; data: Uint8Array }[];
+  readonly entry: number;
+  /** x0 at entry: the DTB address under the Linux boot protocol, else 0. */
+  readonly x0: number;
+  readonly dtbAddress: number | undefined;
+}
+
+const MiB = 1024 * 1024;
+
+function fail(msg: string): never {
+  throw new MachineConfigError(msg);
+}
+
+export class Machine {
+  readonly vm: VirtualMachine;
+  readonly options: MachineOptions;
+  private readonly plan: BootPlan;
+  /** How many times the guest has been restarted by a system reset. */
+  reboots = 0;
+
+  constructor(options: MachineOptions) {
+    this.options = options;
+    const memory = options.memory ?? 128 * MiB;
+    const cpus = options.cpus ?? 1;
+    const gicVersion = options.gicVersion ?? 3;
+    if (!Number.isSafeInteger(memory) || memory < 2 * MiB || memory % (64 * 1024) !== 0) {
+      fail(`memory size ${memory} bytes: expected a multiple of 64 KiB, at least 2 MiB`);
+    }
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) fail(`${cpus} cpus: expected 1 to 8`);
+    const model = findCpuModel(options.cpu ?? DEFAULT_CPU_MODEL);
+    if (!model) fail(`unknown CPU model '${options.cpu}': expected one of ${cpuModelNames().join(', ')}`);
+    if (!options.kernel && !options.bios) fail('nothing to boot: give a kernel (-kernel) or firmware (-bios)');
+    if (options.dtb && (options.append !== undefined || options.initrd)) {
+      fail('a supplied device tree (-dtb) cannot be combined with -append or -initrd yet: put bootargs and the initrd range in the .dtb');
+    }
+    if (options.initrd && !options.kernel) fail('-initrd needs a kernel (-kernel)');
+
+    this.vm = new VirtualMachine({
+      ramBase: VIRT_RAM_BASE, ramSize: memory, cpus, cpuModel: model,
+      roms: options.bios ? [{ name: 'flash0', base: VIRT_FLASH_BASE, size: VIRT_FLASH_BANK_SIZE }] : [],
+      onSerialOutput: options.onSerialOutput,
+    });
+    this.plan = planBoot(options, memory, cpus, gicVersion);
+    if (options.trace) {
+      const trace = options.trace;
+      for (const v of this.vm.vcpus) {
+        v.tracer = (pc, word) => trace(`cpu${v.vcpuIndex} 0x${pc.toString(16).padStart(16, '0')}: ${word.toString(16).padStart(8, '0')}  ${disassemble(word, pc, v.features)}`);
+      }
+    }
+    this.loadAndStart();
+  }
+
+  /** Copies the images and device tree into guest memory and points the boot vcpu at the entry. */
+  private loadAndStart(): void {
+    for (const s of this.plan.segments) this.vm.writePhysical(s.addr, s.data);
+    this.vm.vcpus.forEach((v, i) => {
+      v.reset(BigInt(this.plan.entry));
+      this.vm.powered[i] = i === 0;
+    });
+    this.vm.vcpus[0].setX(0, BigInt(this.plan.x0));
+  }
+
+  get dtbAddress(): number | undefined {
+    return this.plan.dtbAddress;
+  }
+
+  run(opts?: RunOptions): MachineExit {
+    return this.vm.run(opts);
+  }
+
+  /**
+   * Restarts the guest as a system reset does: every vcpu back to its reset
+   * state with the MMU off, the images and device tree loaded again, decoded
+   * code dropped, devices reset; RAM elsewhere keeps its contents.
+   */
+  reboot(): void {
+    this.reboots++;
+    this.vm.codePages.invalidateAll('stage2-unmap');
+    this.vm.memory.resetDevices();
+    this.loadAndStart();
+  }
+
+  /** Runs until the guest powers off or fails; resets reboot unless `noReboot`. */
+  runToCompletion(opts: { noReboot?: boolean } = {}): MachineExit {
+    for (;;) {
+      const exit = this.run();
+      if (exit.reason === 'system-event' && exit.type === SystemEventType.Reset && !opts.noReboot) {
+        this.reboot();
+        continue;
+      }
+      return exit;
+    }
+  }
+}
+
+function planBoot(o: MachineOptions, memory: number, cpus: number, gicVersion: 2 | 3): BootPlan {
+  const segments: { addr: number; data: Uint8Array }[] = [];
+  let image: LoadedImage;
+  if (o.bios) {
+    image = loadImage(o.bios, 'bios', VIRT_RAM_BASE, memory);
+    segments.push(...image.segments);
+    if (o.kernel) {
+      // Firmware started from flash finds the kernel itself (fw_cfg, which
+      // is not modelled yet); loading it into RAM here would be a guess.
+      fail('-kernel together with -bios is not supported yet: boot the firmware alone, or the kernel alone');
+    }
+  } else {
+    image = loadImage(o.kernel!, 'kernel', VIRT_RAM_BASE, memory);
+    segments.push(...image.segments);
+  }
+  let initrd: { start: number; end: number } | undefined;
+  if (o.initrd) {
+    initrd = placeInitrd(image, o.initrd.length, VIRT_RAM_BASE, memory);
+    segments.push({ addr: initrd.start, data: o.initrd });
+  }
+  const dtb = o.dtb ?? buildVirtDeviceTree({
+    ramBase: VIRT_RAM_BASE, ramSize: memory, cpus, gicVersion, psciMethod: 'hvc',
+    bootargs: o.append, initrdStart: initrd?.start, initrdEnd: initrd?.end,
+  });
+  const dtbAddress = placeDtb({ image, initrd, dtbSize: dtb.length, ramBase: VIRT_RAM_BASE, ramSize: memory });
+  segments.push({ addr: dtbAddress, data: dtb });
+  return { segments, entry: image.entry, x0: image.linuxBootProtocol ? dtbAddress : 0, dtbAddress };
+}
