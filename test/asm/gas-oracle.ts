@@ -15,8 +15,11 @@ export const OBJCOPY = 'aarch64-linux-gnu-objcopy';
 export const DEBIAN_PACKAGE = 'binutils-aarch64-linux-gnu';
 export const GAS_MARCH = '-march=armv8.5-a+crc+lse+memtag+sve';
 
+let toolchainChecked = false;
+
 /** Throws, naming the Debian package, when the toolchain is not installed. */
 export function requireToolchain(): void {
+  if (toolchainChecked) return;
   for (const tool of [GAS, LD, OBJCOPY]) {
     const r = spawnSync(tool, ['--version'], { encoding: 'utf8' });
     if (r.error || r.status !== 0) {
@@ -26,6 +29,7 @@ export function requireToolchain(): void {
       );
     }
   }
+  toolchainChecked = true;
 }
 
 export class GasError extends Error {
@@ -48,6 +52,7 @@ function withTempDir<T>(fn: (dir: string) => T): T {
 
 /** Assemble and link `source` at `base`; return the .text words. */
 export function gasAssemble(source: string, base: bigint): Uint32Array {
+  requireToolchain();
   return withTempDir((dir) => {
     const src = join(dir, 'in.s');
     const obj = join(dir, 'in.o');
@@ -72,6 +77,7 @@ export function gasAssemble(source: string, base: bigint): Uint32Array {
  * line numbers (relative to `lines`) that GNU as reported an error for.
  */
 export function gasErrorLines(lines: string[]): Set<number> {
+  requireToolchain();
   return withTempDir((dir) => {
     const src = join(dir, 'bad.s');
     writeFileSync(src, lines.join('\n') + '\n');
