@@ -1,7 +1,7 @@
 // One virtual CPU: its state block in the shared memory, exception entry and
 // return, and the data-access path from virtual address to RAM or device.
 import type { Feature } from '../a64/decode-table.js';
-import { CodePageIndex } from './code-pages.js';
+import { CodePageIndex, DecodedPage } from './code-pages.js';
 import { type CpuModel, idRegisterValue } from './cpu-models.js';
 import type { PhysicalBus } from './physical-bus.js';
 import {
@@ -16,6 +16,12 @@ import { type SysregHost, type SysregNameT, SYSREGS, sysregSlotOf } from './syst
  * the vector. A plain object, so throwing captures no stack.
  */
 export const GUEST_FAULT = { guestFault: true } as const;
+
+const INVALID_PAGE = (() => {
+  const p = new DecodedPage();
+  p.valid = false;
+  return p;
+})();
 
 /** Why a vcpu stopped executing and returned to the run loop. */
 export const enum VcpuExit {
@@ -111,6 +117,9 @@ export class Vcpu implements SysregHost {
   /** When set, execution stops with exit Breakpoint before running the instruction at this PC. */
   breakpoint: bigint | undefined = undefined;
   breakpointHit = false;
+  /** The code page the loop last ran from, and its host offset. */
+  lastPage: DecodedPage = INVALID_PAGE;
+  lastPageHost = -1;
 
   private readonly slotOf: Record<string, number>;
 

@@ -40,7 +40,13 @@ export function execute(c: Vcpu, budget: number): VcpuExit {
     const host = c.fetchOffset(pcLo, pcHi);
     if (host < 0) continue;
     const pageHost = host - (host & (CODE_PAGE_BYTES - 1));
-    const page = c.codePages.page(pageHost / CODE_PAGE_BYTES);
+    // Loops branch back into the page they are on: skip the index lookup then.
+    let page = c.lastPage;
+    if (pageHost !== c.lastPageHost || !page.valid) {
+      page = c.codePages.page(pageHost / CODE_PAGE_BYTES);
+      c.lastPage = page;
+      c.lastPageHost = pageHost;
+    }
     const handlers = page.handlers;
     const pageLo = pcLo - (host & (CODE_PAGE_BYTES - 1));
     let idx = (host & (CODE_PAGE_BYTES - 1)) >>> 2;

@@ -1,0 +1,191 @@
+// warmboot's benchmarks: tinybench micro-benchmarks of the decoder and the
+// interpreter's dispatch, guest MIPS on a few CPU-bound loops, and whole
+// guests timed against qemu-system-aarch64 (TCG) in the same run.
+// Run with `npm run bench`. Figures go to stdout and bench/out/latest.json.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Bench } from 'tinybench';
+import { decode } from '../src/a64/decoder.js';
+import { findCpuModel } from '../src/cpu/cpu-models.js';
+import { VirtualMachine } from '../runtime/virtual-machine.js';
+import { assembleProgram } from '../test/asm/a64-assembler.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const ALL_FEATURES = findCpuModel('max')!.features;
+
+interface GuestLoop {
+  name: string;
+  source: string;
+}
+
+// Each loop runs forever; the benchmark stops it after a fixed instruction count.
+const LOOPS: GuestLoop[] = [
+  {
+    name: 'alu (add/eor/ror/madd/csel)',
+    source: `
+      mov x0, #1
+      mov x1, #0x9e37
+      movk x1, #0x79b9, lsl #16
+    1:
+      add x2, x0, x1
+      eor x0, x2, x0, ror #13
+      madd x3, x0, x1, x2
+      cmp x3, x0
+      csel x0, x3, x0, hi
+      add x4, x4, #1
+      b 1b`,
+  },
+  {
+    name: 'memcpy (ldp/stp, 64 KiB)',
+    source: `
+      mov x9, #0x40100000
+      mov x10, #0x40200000
+    2:
+      mov x0, x9
+      mov x1, x10
+      mov x2, #4096
+    1:
+      ldp x3, x4, [x0], #16
+      stp x3, x4, [x1], #16
+      subs x2, x2, #1
+      b.ne 1b
+      b 2b`,
+  },
+  {
+    name: 'byte loop (ldrb/crc32b/cbnz)',
+    source: `
+      mov x9, #0x40100000
+    2:
+      mov x0, x9
+      mov x2, #65536
+      mov w3, #-1
+    1:
+      ldrb w4, [x0], #1
+      crc32b w3, w3, w4
+      sub x2, x2, #1
+      cbnz x2, 1b
+      b 2b`,
+  },
+  {
+    name: 'calls (bl/ret/stp/ldp)',
+    source: `
+    1:
+      mov x0, #10
+      bl f
+      b 1b
+    f:
+      stp x29, x30, [sp, #-16]!
+      mov x29, sp
+      add x0, x0, #1
+      ldp x29, x30, [sp], #16
+      ret`,
+  },
+];
+
+function loopMachine(loop: GuestLoop): VirtualMachine {
+  const program = assembleProgram(loop.source, 0x40000000n);
+  const vm = new VirtualMachine({ ramBase: 0x40000000, ramSize: 64 * 1024 * 1024, cpus: 1, cpuModel: findCpuModel('max')! });
+  vm.writePhysical(0x40000000, program.bytes);
+  vm.vcpus[0].reset(0x40000000n);
+  vm.vcpus[0].sp = 0x43f00000n;
+  return vm;
+}
+
+function measureMips(loop: GuestLoop, instructions: number): number {
+  const vm = loopMachine(loop);
+  vm.run({ maxInstructions: 2_000_000 }); // warm up: decode and let V8 optimise
+  const before = vm.instructionsRetired;
+  const t0 = performance.now();
+  vm.run({ maxInstructions: instructions });
+  const ms = performance.now() - t0;
+  return (vm.instructionsRetired - before) / ms / 1000;
+}
+
+async function microBenchmarks(): Promise<Record<string, number>> {
+  const words = new Uint32Array(4096);
+  let seed = 12345;
+  for (let i = 0; i < words.length; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) | 0;
+    words[i] = seed >>> 0;
+  }
+  const bench = new Bench({ time: 500 });
+  let i = 0;
+  bench.add('decode one random word', () => {
+    decode(words[i++ & 4095], ALL_FEATURES);
+  });
+  const vm = loopMachine(LOOPS[0]);
+  bench.add('interpreter: 10k instructions of the alu loop', () => {
+    vm.run({ maxInstructions: 10_000 });
+  });
+  await bench.run();
+  const out: Record<string, number> = {};
+  for (const task of bench.tasks) {
+    const r = task.result as { latency?: { mean?: number } } | undefined;
+    const mean = r?.latency?.mean ?? NaN;
+    out[task.name] = mean;
+    console.log(`  ${task.name}: ${(mean * 1000).toFixed(1)} us per call`);
+  }
+  return out;
+}
+
+function timeCommand(cmd: string, args: string[]): { ms: number; ok: boolean; stdout: string } {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { encoding: 'latin1', timeout: 300_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { ms: performance.now() - t0, ok: r.status === 0, stdout: r.stdout ?? '' };
+}
+
+function wholeGuests(): { name: string; warmbootMs: number; qemuMs: number; ratio: number }[] {
+  const build = resolve(root, 'test/guests/build.sh');
+  try {
+    execFileSync('bash', [build], { stdio: 'ignore' });
+  } catch {
+    console.log('  (skipped: test/guests/build.sh failed; install gcc-aarch64-linux-gnu)');
+    return [];
+  }
+  const qemu = spawnSync('qemu-system-aarch64', ['--version']).status === 0;
+  if (!qemu) {
+    console.log('  (skipped: qemu-system-aarch64 not found; install qemu-system-arm)');
+    return [];
+  }
+  const cli = resolve(root, 'dist/src/cli.js');
+  const results = [];
+  for (const guest of ['intcheck']) {
+    const kernel = resolve(root, `test/guests/build/${guest}.elf`);
+    if (!existsSync(kernel)) continue;
+    const args = ['-M', 'virt', '-cpu', 'cortex-a76', '-m', '128M', '-nographic', '-kernel', kernel];
+    const runs = 3;
+    let wb = Infinity, qm = Infinity;
+    for (let k = 0; k < runs; k++) {
+      const a = timeCommand(process.execPath, [cli, ...args]);
+      const b = timeCommand('qemu-system-aarch64', args);
+      if (!a.ok || !b.ok || a.stdout !== b.stdout) throw new Error(`${guest}: warmboot and QEMU disagree or failed`);
+      wb = Math.min(wb, a.ms);
+      qm = Math.min(qm, b.ms);
+    }
+    results.push({ name: guest, warmbootMs: wb, qemuMs: qm, ratio: wb / qm });
+    console.log(`  ${guest}: warmboot ${wb.toFixed(0)} ms, qemu-system-aarch64 ${qm.toFixed(0)} ms, ratio ${(wb / qm).toFixed(2)} (best of ${runs}, whole process)`);
+  }
+  return results;
+}
+
+async function main(): Promise<void> {
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} x${cpus().length}, Node ${process.version}`;
+  console.log(`warmboot benchmarks on ${machine}\n`);
+  console.log('Micro-benchmarks (tinybench):');
+  const micro = await microBenchmarks();
+  console.log('\nInterpreter throughput (guest MIPS, 20M instructions each):');
+  const mips: Record<string, number> = {};
+  for (const loop of LOOPS) {
+    mips[loop.name] = measureMips(loop, 20_000_000);
+    console.log(`  ${loop.name}: ${mips[loop.name].toFixed(1)} MIPS`);
+  }
+  console.log('\nWhole guests against QEMU TCG (same machine, same run):');
+  const guests = wholeGuests();
+  mkdirSync(resolve(root, 'bench/out'), { recursive: true });
+  writeFileSync(resolve(root, 'bench/out/latest.json'), JSON.stringify({ machine, date: new Date().toISOString(), micro, mips, guests }, null, 2));
+}
+
+await main();
