@@ -322,6 +322,12 @@ export class Vcpu implements SysregHost {
     r[2 * SLOT_PC] = lo | 0;
     r[2 * SLOT_PC + 1] = r[2 * vbar + 1];
     r[2 * SLOT_EXCL_SIZE] = 0;
+    if ((lo | 0) === elrLo && r[2 * vbar + 1] === elrHi) {
+      // The exception's own vector faults the same way: the guest can never
+      // leave this loop, so say so instead of spinning (QEMU would hang).
+      this.exit = VcpuExit.InternalError;
+      this.internalError = `guest is stuck: exception class 0x${ec.toString(16)} at 0x${hex64(elrLo, elrHi)} vectors to itself (VBAR_EL1 = 0x${hex64(r[2 * vbar], r[2 * vbar + 1])}, ESR_EL1 = 0x${(r[2 * esr] >>> 0).toString(16)})`;
+    }
   }
 
   /** UNDEFINED at the current instruction (EC 0). */
@@ -487,6 +493,10 @@ export class Vcpu implements SysregHost {
     const end = (off + size - 1) >>> 12;
     if (end !== off >>> 12 && f[end] !== 0) this.codePages.invalidatePage(end, 'guest-store');
   }
+}
+
+function hex64(lo: number, hi: number): string {
+  return ((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)).toString(16).padStart(16, '0');
 }
 
 /** The banked SP slot a PSTATE value selects: EL0 and EL1t use SP_EL0, EL1h SP_EL1. */

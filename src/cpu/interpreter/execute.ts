@@ -28,6 +28,7 @@ export function execute(c: Vcpu, budget: number): VcpuExit {
   c.exit = VcpuExit.None;
   c.breakpointHit = false;
   while (remaining > 0) {
+    if (c.exit !== VcpuExit.None) return c.exit;
     const pcLo = r[PC], pcHi = r[PC + 1];
     if ((pcLo & 3) !== 0) {
       c.takeException(EC_PC_ALIGN, 0, pcLo, pcHi, pcLo, pcHi);
@@ -78,8 +79,8 @@ export function execute(c: Vcpu, budget: number): VcpuExit {
     }
     remaining -= done;
     c.retired += done;
-    if (c.exit !== VcpuExit.None) return c.exit;
   }
+  if (c.exit !== VcpuExit.None) return c.exit;
   return c.breakpointHit ? VcpuExit.Breakpoint : VcpuExit.BudgetExhausted;
 }
 

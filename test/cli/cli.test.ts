@@ -1,0 +1,109 @@
+// The warmboot command on good and bad input: a clear one-line message and a
+// non-zero status for every mistake, never a stack trace.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const CLI = resolve(__dirname, '../../dist/src/cli.js');
+const tmp = mkdtempSync(join(tmpdir(), 'warmboot-cli-'));
+
+function warmboot(args: string[], timeout = 60_000) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'latin1', timeout });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function expectCleanFailure(r: ReturnType<typeof warmboot>, pattern: RegExp): void {
+  expect(r.status).not.toBe(0);
+  expect(r.status).not.toBeNull();
+  expect(r.stderr).toMatch(pattern);
+  // One line, no stack trace.
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+function file(name: string, bytes: Uint8Array | string): string {
+  const p = join(tmp, name);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+describe('warmboot command', () => {
+  it('boots the bundled demo guest with no arguments and exits 0 after SYSTEM_OFF', () => {
+    const r = warmboot([]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('warmboot demo guest');
+    expect(r.stdout).toContain('0xd00dfeed');
+    expect(r.stdout).toContain('bye: PSCI SYSTEM_OFF');
+  });
+
+  it('prints usage for --help', () => {
+    const r = warmboot(['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: warmboot/);
+  });
+
+  it('refuses a missing kernel file by name', () => {
+    expectCleanFailure(warmboot(['-M', 'virt', '-kernel', join(tmp, 'nope.elf')]), /cannot open kernel '.*nope\.elf': no such file/);
+  });
+
+  it('refuses an empty image', () => {
+    expectCleanFailure(warmboot(['-kernel', file('empty.bin', '')]), /is empty/);
+  });
+
+  it('refuses a truncated ELF', () => {
+    const elf = new Uint8Array(40);
+    elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+    expectCleanFailure(warmboot(['-kernel', file('trunc.elf', elf)]), /ELF/);
+  });
+
+  it('refuses a truncated arm64 Image header', () => {
+    const img = new Uint8Array(0x3c);
+    img.set([0x41, 0x52, 0x4d, 0x64], 0x38);
+    expectCleanFailure(warmboot(['-kernel', file('trunc.Image', img)]), /./);
+  });
+
+  it('refuses an image that does not fit in RAM', () => {
+    const big = new Uint8Array(3 * 1024 * 1024);
+    expectCleanFailure(warmboot(['-m', '2M', '-kernel', file('big.bin', big)]), /fit/);
+  });
+
+  it('stops a garbage image that faults into itself with a clear message instead of hanging', () => {
+    const garbage = new Uint8Array(4096).fill(0xff);
+    const r = warmboot(['-kernel', file('garbage.bin', garbage)], 30_000);
+    expectCleanFailure(r, /guest is stuck: exception class 0x/);
+  });
+
+  it('refuses unknown and unsupported options by name', () => {
+    expectCleanFailure(warmboot(['-device', 'virtio-net']), /option '-device' is not supported/);
+    expectCleanFailure(warmboot(['-M', 'raspi3b', '-kernel', 'x']), /machine 'raspi3b' is not supported/);
+    expectCleanFailure(warmboot(['-cpu', 'cortex-a8']), /-cpu 'cortex-a8' is not supported/);
+    expectCleanFailure(warmboot(['-m', 'lots']), /-m 'lots': expected a size/);
+    expectCleanFailure(warmboot(['-kernel']), /needs an argument/);
+    expectCleanFailure(warmboot(['--jit=on']), /only the interpreter/);
+    expectCleanFailure(warmboot(['disk.img']), /unexpected argument 'disk.img'/);
+  });
+
+  it('refuses more RAM than one WebAssembly memory holds', () => {
+    expectCleanFailure(warmboot(['-m', '8G', '-kernel', file('tiny.bin', new Uint8Array(16))]), /more RAM than warmboot can give/);
+  });
+
+  it('accepts QEMU spellings: -machine virt,gic-version=3 -m 256M -smp 1 -serial stdio -display none -no-reboot --jit=off', () => {
+    const r = warmboot(['-machine', 'virt,gic-version=3', '-cpu', 'cortex-a57', '-m', '256M', '-smp', '1', '-serial', 'stdio',
+      '-display', 'none', '-no-reboot', '--jit=off', '-kernel', resolve(__dirname, '../../src/demo-guest/demo.elf')]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('first 16 primes');
+  });
+
+  it('--trace prints every executed instruction with its PC, disassembled', () => {
+    const r = warmboot(['--trace', '-kernel', resolve(__dirname, '../../src/demo-guest/demo.elf')]);
+    expect(r.status).toBe(0);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.length).toBeGreaterThan(1000);
+    expect(lines[0]).toMatch(/^cpu0 0x0000000040200000: [0-9a-f]{8}  \S+/);
+    expect(r.stderr).toMatch(/: d4000002  hvc\t#0x0\n?$/);
+  });
+});
