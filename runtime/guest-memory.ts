@@ -6,6 +6,7 @@ import { VCPU_STATE_BYTES } from '../src/cpu/state-layout.js';
 import type { MmioDevice } from '../src/devices/mmio-device.js';
 
 const WASM_PAGE = 65536;
+const STAGE2_PAGE = 4096;
 /** Wasm32 memories top out at 4 GiB; keep headroom for state and flash. */
 export const MAX_MEMORY_BYTES = 4 * 1024 * 1024 * 1024 - WASM_PAGE;
 
@@ -49,6 +50,15 @@ export class GuestMemory implements PhysicalBus {
   /** Counted MMIO accesses, reads and writes. */
   mmioReads = 0;
   mmioWrites = 0;
+  /** Stage-2 faults resolved by mapping a page. */
+  stage2Faults = 0;
+  private readonly stage2 = new Set<number>();
+  private readonly deviceMode = new Set<string>();
+  /**
+   * Called when guest-physical [pa, pa+size) changes what backs it; the run
+   * loop drops TLB entries and decoded code for the range.
+   */
+  onMappingChange: (pa: number, size: number) => void = () => undefined;
 
   constructor(layout: GuestMemoryLayout) {
     let offset = align(layout.vcpus * VCPU_STATE_BYTES, WASM_PAGE);
@@ -95,12 +105,49 @@ export class GuestMemory implements PhysicalBus {
   memslotOffset(pa: number, size: number, write: boolean): number {
     for (const s of this.memslots) {
       if (pa >= s.base && pa + size <= s.base + s.size) {
-        // Writes to ROM go to the device side (flash command interface) or abort.
-        if (write && s.readonly) return -1;
+        // Writes to ROM, and every access while its device owns it (a flash
+        // chip in command mode), go to the device side.
+        if ((write && s.readonly) || this.deviceMode.has(s.name)) return -1;
+        const page = Math.floor(pa / STAGE2_PAGE);
+        if (!this.stage2.has(page)) {
+          // First touch since boot or the last unmap: the stage-2 fault KVM's
+          // user_mem_abort resolves by mapping the page.
+          this.stage2.add(page);
+          this.stage2Faults++;
+        }
         return s.hostOffset + (pa - s.base);
       }
     }
     return -1;
+  }
+
+  /** Guest-physical pages currently mapped at stage 2. */
+  get stage2MappedPages(): number {
+    return this.stage2.size;
+  }
+
+  /**
+   * Unmaps all of stage 2, as KVM does when a vcpu that has run is
+   * initialised again: every page faults back in, and everything derived from
+   * the old mappings (TLB entries, decoded code) is dropped first.
+   */
+  unmapAll(): void {
+    this.stage2.clear();
+    for (const s of this.memslots) this.onMappingChange(s.base, s.size);
+  }
+
+  /**
+   * Hands a memslot's accesses to the device registered over it (true) or
+   * lets reads hit memory directly again (false), like QEMU's ROM-device mode
+   * for flash. Cached translations of the slot are dropped.
+   */
+  setMemslotDeviceMode(name: string, deviceMode: boolean): void {
+    const slot = this.memslots.find((s) => s.name === name);
+    if (!slot) throw new Error(`no memslot named ${name}`);
+    if (deviceMode === this.deviceMode.has(name)) return;
+    if (deviceMode) this.deviceMode.add(name);
+    else this.deviceMode.delete(name);
+    this.onMappingChange(slot.base, slot.size);
   }
 
   private findMmio(pa: number): MmioRegion | undefined {
@@ -118,7 +165,7 @@ export class GuestMemory implements PhysicalBus {
   mmioWrite(pa: number, size: number, value: number, vcpuIndex: number): boolean {
     const r = this.findMmio(pa);
     if (!r) {
-      // Writes to read-only memory are ignored, as ROM ignores them.
+      // Writes to read-only memory without a device are ignored, as ROM ignores them.
       return this.findMemslot(pa, size)?.readonly === true;
     }
     this.mmioWrites++;

@@ -83,7 +83,17 @@ export class VirtualMachine {
       }));
     }
     for (const v of this.vcpus) v.sendEvent = () => { for (const o of this.vcpus) o.eventRegister = true; };
+    this.memory.onMappingChange = (pa, size) => this.mappingChanged(pa, size);
     this.powered = this.vcpus.map((_, i) => i === 0);
+  }
+
+  /** Drops every cached translation and decoded instruction derived from guest-physical [pa, pa+size). */
+  private mappingChanged(pa: number, size: number): void {
+    for (const v of this.vcpus) v.flushTlb();
+    for (const s of this.memory.memslots) {
+      const lo = Math.max(pa, s.base), hi = Math.min(pa + size, s.base + s.size);
+      if (lo < hi) this.codePages.invalidateRange(s.hostOffset + (lo - s.base), hi - lo, 'stage2-unmap');
+    }
   }
 
   /** Copies bytes into guest-physical memory, as a VMM loading an image does, dropping stale decoded code. */

@@ -352,6 +352,12 @@ export class Vcpu implements SysregHost {
     throw GUEST_FAULT;
   }
 
+  /** Forgets every cached translation (called when stage 2 or a memslot changes). */
+  flushTlb(): void {
+    // Translations are not cached yet: each access walks from scratch.
+    this.lastPageHost = -1;
+  }
+
   // ---- Instruction fetch ----
 
   /**
