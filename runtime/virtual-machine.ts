@@ -8,7 +8,7 @@ import { execute } from '../src/cpu/interpreter/execute.js';
 import { Vcpu, VcpuExit } from '../src/cpu/vcpu.js';
 import { Pl011 } from '../src/devices/pl011.js';
 import { GuestMemory } from './guest-memory.js';
-import { handlePsciCall, PSCI_RET_INTERNAL_FAILURE, SystemEventType } from './psci.js';
+import { handlePsciCall, PSCI_RET_INTERNAL_FAILURE, type PsciHost, SystemEventType } from './psci.js';
 
 export const PL011_BASE = 0x09000000;
 export const PL011_SIZE = 0x1000;
@@ -24,12 +24,18 @@ export interface VmConfig {
   readonly counterFrequency?: number;
   /** Receives what the guest writes to its UART. */
   readonly onSerialOutput?: (bytes: Uint8Array) => void;
+  /** The PSCI conduit the device tree names; calls through the other one are UNDEFINED. Default 'hvc'. */
+  readonly psciConduit?: 'hvc' | 'smc';
 }
 
 export type VmExit =
   | { readonly reason: 'system-event'; readonly type: SystemEventType; readonly flags: bigint; readonly vcpu: number }
   | { readonly reason: 'breakpoint'; readonly vcpu: number; readonly pc: bigint }
   | { readonly reason: 'instruction-limit' }
+  /** requestPause() was called. */
+  | { readonly reason: 'paused' }
+  /** Nothing can run: every vcpu is powered off (or stopped by a system event not yet decided on). */
+  | { readonly reason: 'all-vcpus-off' }
   | { readonly reason: 'internal-error'; readonly vcpu: number; readonly message: string };
 
 export interface RunOptions {
@@ -50,8 +56,9 @@ export interface ExitCounters {
 }
 
 const SLICE_INSTRUCTIONS = 200_000;
+const SMP_SLICE_INSTRUCTIONS = 10_000;
 
-export class VirtualMachine {
+export class VirtualMachine implements PsciHost {
   readonly memory: GuestMemory;
   readonly codePages: CodePageIndex;
   readonly vcpus: Vcpu[];
@@ -63,11 +70,15 @@ export class VirtualMachine {
   private readonly onSerialOutput?: (bytes: Uint8Array) => void;
   private readonly startTime = performance.now();
   private readonly ticksPerMs: number;
+  private readonly conduit: VcpuExit;
+  private stoppedByEvent: boolean[] | undefined;
+  private pauseRequested = false;
 
   constructor(cfg: VmConfig) {
     this.memory = new GuestMemory({ vcpus: cfg.cpus, ramBase: cfg.ramBase, ramSize: cfg.ramSize, roms: cfg.roms });
     this.codePages = new CodePageIndex(this.memory.buffer.byteLength);
     this.ticksPerMs = (cfg.counterFrequency ?? 62_500_000) / 1000;
+    this.conduit = cfg.psciConduit === 'smc' ? VcpuExit.Smc : VcpuExit.Hvc;
     this.onSerialOutput = cfg.onSerialOutput;
     this.uart = new Pl011((b) => {
       this.serialOut.push(b);
@@ -121,30 +132,78 @@ export class VirtualMachine {
     return n;
   }
 
+  // ---- PsciHost ----
+
+  get vcpuCount(): number {
+    return this.vcpus.length;
+  }
+
+  mpidr(vcpu: number): bigint {
+    return this.vcpus[vcpu].sysreg('MPIDR_EL1');
+  }
+
+  isOff(vcpu: number): boolean {
+    return !this.powered[vcpu];
+  }
+
+  powerOn(vcpu: number, entry: bigint, contextId: bigint): void {
+    const v = this.vcpus[vcpu];
+    v.reset(entry);
+    v.setX(0, contextId);
+    this.powered[vcpu] = true;
+  }
+
+  /**
+   * After a system event every vcpu is stopped (KVM's KVM_MP_STATE_STOPPED).
+   * An embedder that chooses to ignore the event calls this to let the vcpus
+   * that were running go on; the caller then reads PSCI INTERNAL_FAILURE in x0.
+   */
+  resumeAfterSystemEvent(): void {
+    if (!this.stoppedByEvent) return;
+    this.stoppedByEvent.forEach((on, i) => { this.powered[i] = on; });
+    this.stoppedByEvent = undefined;
+  }
+
+  /** Power state after a reset: the boot vcpu on, secondaries off, no system event pending. */
+  powerOnBootVcpuOnly(): void {
+    this.powered.fill(false);
+    this.powered[0] = true;
+    this.stoppedByEvent = undefined;
+  }
+
+  /** Asks run() to return at the next time-slice boundary (from a callback or another task). */
+  requestPause(): void {
+    this.pauseRequested = true;
+  }
+
   /** Runs the powered-on vcpus until something the embedder must see happens. */
   run(opts: RunOptions = {}): VmExit {
     const limit = opts.maxInstructions ?? Infinity;
     let executed = 0;
     this.vcpus[0].breakpoint = opts.breakpoint;
+    // One vcpu runs long slices; several interleave finely so that spin-locks
+    // and CPU_ON hand-offs progress in a deterministic order.
+    const slice = this.vcpus.length > 1 ? SMP_SLICE_INSTRUCTIONS : SLICE_INSTRUCTIONS;
     try {
       for (;;) {
         let anyRan = false;
         for (let i = 0; i < this.vcpus.length; i++) {
           if (!this.powered[i]) continue;
+          if (this.pauseRequested) {
+            this.pauseRequested = false;
+            return { reason: 'paused' };
+          }
           anyRan = true;
           const v = this.vcpus[i];
-          const budget = Math.min(SLICE_INSTRUCTIONS, limit - executed);
           const before = v.retired;
-          const exit = execute(v, budget);
+          const exit = execute(v, Math.min(slice, limit - executed));
           executed += v.retired - before;
           v.syncRetired();
           const result = this.handleExit(v, exit);
           if (result) return result;
           if (executed >= limit) return { reason: 'instruction-limit' };
         }
-        if (!anyRan) {
-          return { reason: 'internal-error', vcpu: 0, message: 'no vcpu is powered on' };
-        }
+        if (!anyRan) return { reason: 'all-vcpus-off' };
       }
     } finally {
       this.vcpus[0].breakpoint = undefined;
@@ -158,16 +217,14 @@ export class VirtualMachine {
       case VcpuExit.Smc: {
         if (exit === VcpuExit.Hvc) this.exits.hvc++;
         else this.exits.smc++;
-        const outcome = handlePsciCall([v.getX(0), v.getX(1), v.getX(2), v.getX(3)]);
-        if (outcome.kind === 'return') {
-          v.setX(0, outcome.value);
+        if (exit !== this.conduit) {
+          // Calls through the conduit the device tree does not name: an SMC
+          // without EL3 is UNDEFINED; an HVC without EL2 likewise.
+          v.pc -= 4n;
+          v.undefinedInstruction();
           return undefined;
         }
-        // KVM: every vcpu stops, and x0 reads INTERNAL_FAILURE if the
-        // embedder chooses to run the caller again.
-        this.exits.systemEvent++;
-        v.setX(0, BigInt.asUintN(64, BigInt(PSCI_RET_INTERNAL_FAILURE)));
-        return { reason: 'system-event', type: outcome.type, flags: outcome.flags, vcpu: v.vcpuIndex };
+        return this.psciCall(v);
       }
       case VcpuExit.Wfi:
         // No interrupt sources yet: WFI completes at once, which the
@@ -184,6 +241,32 @@ export class VirtualMachine {
       default:
         this.exits.timeSlice++;
         return undefined;
+    }
+  }
+
+  private psciCall(v: Vcpu): VmExit | undefined {
+    const outcome = handlePsciCall(this, [v.getX(0), v.getX(1), v.getX(2), v.getX(3)]);
+    switch (outcome.kind) {
+      case 'return':
+        v.setX(0, outcome.value);
+        return undefined;
+      case 'suspend':
+        // CPU_SUSPEND behaves as WFI (which completes at once for now) and
+        // reports success.
+        this.exits.wfi++;
+        v.setX(0, 0n);
+        return undefined;
+      case 'cpu-off':
+        this.powered[v.vcpuIndex] = false;
+        return undefined;
+      case 'system-event':
+        // The seed's semantics: every vcpu stops, not only the caller, and
+        // x0 reads INTERNAL_FAILURE should the embedder run the caller again.
+        this.exits.systemEvent++;
+        v.setX(0, BigInt.asUintN(64, BigInt(PSCI_RET_INTERNAL_FAILURE)));
+        this.stoppedByEvent = [...this.powered];
+        this.powered.fill(false);
+        return { reason: 'system-event', type: outcome.type, flags: outcome.flags, vcpu: v.vcpuIndex };
     }
   }
 }

@@ -1,5 +1,5 @@
 // The embedding API of warmboot.
-export { Machine, MachineConfigError, type MachineExit, type MachineOptions } from './machine.js';
+export { Machine, MachineConfigError, type MachineExit, type MachineOptions, type MachineStats } from './machine.js';
 export { VirtualMachine, type RunOptions, type VmExit, type ExitCounters } from '../runtime/virtual-machine.js';
 export { SystemEventType } from '../runtime/psci.js';
 export { Vcpu } from './cpu/vcpu.js';

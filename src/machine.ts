@@ -6,7 +6,8 @@ import { buildVirtDeviceTree } from './board/virt-device-tree.js';
 import { VIRT_FLASH_BANK_SIZE, VIRT_FLASH_BASE, VIRT_RAM_BASE } from './board/virt-memory-map.js';
 import { cpuModelNames, DEFAULT_CPU_MODEL, findCpuModel } from './cpu/cpu-models.js';
 import { disassemble } from './a64/disassembler.js';
-import { VirtualMachine, type RunOptions, type VmExit } from '../runtime/virtual-machine.js';
+import { type ExitCounters, VirtualMachine, type RunOptions, type VmExit } from '../runtime/virtual-machine.js';
+import type { InvalidationCause } from './cpu/code-pages.js';
 import { SystemEventType } from '../runtime/psci.js';
 
 export class MachineConfigError extends Error {
@@ -33,9 +34,24 @@ export interface MachineOptions {
   readonly onSerialOutput?: (bytes: Uint8Array) => void;
   /** When set, every executed instruction is reported, disassembled. */
   readonly trace?: (line: string) => void;
+  /** The PSCI conduit written into the device tree (default 'hvc', as KVM guests use). */
+  readonly psciConduit?: 'hvc' | 'smc';
 }
 
 export type MachineExit = VmExit;
+
+export interface MachineStats {
+  /** Instructions retired, per vcpu. */
+  readonly instructions: number[];
+  readonly exits: ExitCounters;
+  readonly stage2Faults: number;
+  readonly stage2MappedPages: number;
+  readonly mmioReads: number;
+  readonly mmioWrites: number;
+  readonly invalidations: Record<InvalidationCause, number>;
+  readonly decodedPages: number;
+  readonly reboots: number;
+}
 
 interface BootPlan {
   readonly segments: { addr: number; data: Uint8Array }[];
@@ -78,7 +94,7 @@ export class Machine {
     this.vm = new VirtualMachine({
       ramBase: VIRT_RAM_BASE, ramSize: memory, cpus, cpuModel: model,
       roms: options.bios ? [{ name: 'flash0', base: VIRT_FLASH_BASE, size: VIRT_FLASH_BANK_SIZE }] : [],
-      onSerialOutput: options.onSerialOutput,
+      onSerialOutput: options.onSerialOutput, psciConduit: options.psciConduit,
     });
     this.plan = planBoot(options, memory, cpus, gicVersion);
     if (options.trace) {
@@ -93,10 +109,8 @@ export class Machine {
   /** Copies the images and device tree into guest memory and points the boot vcpu at the entry. */
   private loadAndStart(): void {
     for (const s of this.plan.segments) this.vm.writePhysical(s.addr, s.data);
-    this.vm.vcpus.forEach((v, i) => {
-      v.reset(BigInt(this.plan.entry));
-      this.vm.powered[i] = i === 0;
-    });
+    for (const v of this.vm.vcpus) v.reset(BigInt(this.plan.entry));
+    this.vm.powerOnBootVcpuOnly();
     this.vm.vcpus[0].setX(0, BigInt(this.plan.x0));
   }
 
@@ -115,9 +129,40 @@ export class Machine {
    */
   reboot(): void {
     this.reboots++;
-    this.vm.codePages.invalidateAll('stage2-unmap');
+    // The vcpus have run before, so stage 2 is unmapped (KVM does this when
+    // such a vcpu is initialised again): every page faults back in, and no
+    // TLB entry or decoded instruction survives.
+    this.vm.memory.unmapAll();
     this.vm.memory.resetDevices();
     this.loadAndStart();
+  }
+
+  /**
+   * Ignores the system event run() returned: the vcpus that were running go
+   * on, and the caller of SYSTEM_OFF/RESET reads INTERNAL_FAILURE in x0.
+   */
+  resume(): void {
+    this.vm.resumeAfterSystemEvent();
+  }
+
+  /** Asks a run() in progress to return { reason: 'paused' } at the next time-slice boundary. */
+  pause(): void {
+    this.vm.requestPause();
+  }
+
+  stats(): MachineStats {
+    const vm = this.vm;
+    return {
+      instructions: vm.vcpus.map((v) => v.instructionsRetired),
+      exits: { ...vm.exits },
+      stage2Faults: vm.memory.stage2Faults,
+      stage2MappedPages: vm.memory.stage2MappedPages,
+      mmioReads: vm.memory.mmioReads,
+      mmioWrites: vm.memory.mmioWrites,
+      invalidations: { ...vm.codePages.invalidations },
+      decodedPages: vm.codePages.liveDecodedPages,
+      reboots: this.reboots,
+    };
   }
 
   /** Runs until the guest powers off or fails; resets reboot unless `noReboot`. */
@@ -154,7 +199,7 @@ function planBoot(o: MachineOptions, memory: number, cpus: number, gicVersion: 2
     segments.push({ addr: initrd.start, data: o.initrd });
   }
   const dtb = o.dtb ?? buildVirtDeviceTree({
-    ramBase: VIRT_RAM_BASE, ramSize: memory, cpus, gicVersion, psciMethod: 'hvc',
+    ramBase: VIRT_RAM_BASE, ramSize: memory, cpus, gicVersion, psciMethod: o.psciConduit ?? 'hvc',
     bootargs: o.append, initrdStart: initrd?.start, initrdEnd: initrd?.end,
   });
   const dtbAddress = placeDtb({ image, initrd, dtbSize: dtb.length, ramBase: VIRT_RAM_BASE, ramSize: memory });
