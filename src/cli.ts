@@ -41,6 +41,7 @@ QEMU-compatible options:
 warmboot options:
   --jit=off             interpret only (the only tier in this version)
   --trace               print every executed instruction, disassembled, to stderr
+  --stats               print instruction counts, exits, stage-2 faults and invalidations on exit
   --help, --version
 `;
 
@@ -210,7 +211,9 @@ function main(argv: string[]): number {
   if (parsed === 'version') { process.stdout.write('warmboot 0.1.0\n'); return 0; }
   try {
     const machine = new Machine({ ...parsed.machine, onSerialOutput: (b) => writeAll(1, b) });
+    const started = performance.now();
     const exit = machine.runToCompletion({ noReboot: parsed.machine.noReboot });
+    if (parsed.stats) printStats(machine, performance.now() - started);
     if (exit.reason === 'system-event') {
       // Like QEMU: power-off, and a reset under -no-reboot, end with status 0.
       if (exit.type === SystemEventType.Shutdown || exit.type === SystemEventType.Reset) return 0;
@@ -226,6 +229,21 @@ function main(argv: string[]): number {
   } catch (e) {
     return reportError(e);
   }
+}
+
+/** --stats: what the run cost, on stderr so the guest's output stays clean. */
+function printStats(machine: Machine, ms: number): void {
+  const s = machine.stats();
+  const total = s.instructions.reduce((a, b) => a + b, 0);
+  const lines = [
+    `warmboot stats: ${total} guest instructions in ${ms.toFixed(0)} ms (${(total / ms / 1000).toFixed(1)} MIPS)`,
+    `  per vcpu: ${s.instructions.join(', ')}`,
+    `  exits: ${Object.entries(s.exits).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `  stage-2 faults: ${s.stage2Faults} (${s.stage2MappedPages} pages mapped), MMIO reads ${s.mmioReads}, writes ${s.mmioWrites}`,
+    `  invalidations: ${Object.entries(s.invalidations).map(([k, v]) => `${k} ${v}`).join(', ')}; decoded pages live: ${s.decodedPages}`,
+    `  reboots: ${s.reboots}`,
+  ];
+  process.stderr.write(`${lines.join('\n')}\n`);
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {
