@@ -21,7 +21,7 @@ export interface CliOptions {
 }
 
 const USAGE = `usage: warmboot [options]
-With no options, boots the bundled demo guest.
+Without -kernel or -bios, boots the bundled demo guest.
 
 QEMU-compatible options:
   -M, -machine virt[,gic-version=2|3|max|host]
@@ -133,12 +133,6 @@ export function parseArgs(argv: readonly string[], trace?: (line: string) => voi
   let kernelPath: string | undefined;
   let stats = false;
   const args = [...argv];
-  if (args.length === 0) {
-    kernelPath = demoGuestPath();
-    m.kernel = readImage(kernelPath, 'kernel');
-    m.cpu = 'cortex-a57';
-    return { machine: m, jit, stats, kernelPath };
-  }
   while (args.length > 0) {
     const raw = args.shift()!;
     if (!raw.startsWith('-')) throw new UsageError(`unexpected argument '${raw}': disk images are not supported; boot with -kernel or -bios`);
@@ -196,6 +190,12 @@ export function parseArgs(argv: readonly string[], trace?: (line: string) => voi
       default:
         throw new UsageError(`option '${raw}' is not supported by warmboot`);
     }
+  }
+  if (!m.kernel && !m.bios) {
+    // Nothing to boot was named: run the bundled demo guest.
+    kernelPath = demoGuestPath();
+    m.kernel = readImage(kernelPath, 'kernel');
+    m.cpu ??= 'cortex-a57';
   }
   return { machine: m, jit, stats, kernelPath };
 }
