@@ -1,0 +1,67 @@
+// Bit-level encoders for the handful of fixed instructions the harness itself
+// needs (prologue, epilogue, address set-up). Written from the ARM ARM field
+// layouts, independently of src/a64, so a decoder bug cannot hide in both.
+
+export const SP = 31;
+export const XZR = 31;
+
+/** MOVZ Xd, #imm16, LSL #(16*hw). */
+export function movz(rd: number, imm16: number, hw = 0): number {
+  return (0xd2800000 | (hw << 21) | ((imm16 & 0xffff) << 5) | rd) >>> 0;
+}
+
+/** MOVK Xd, #imm16, LSL #(16*hw). */
+export function movk(rd: number, imm16: number, hw = 0): number {
+  return (0xf2800000 | (hw << 21) | ((imm16 & 0xffff) << 5) | rd) >>> 0;
+}
+
+/** The shortest MOVZ/MOVK sequence that puts a 64-bit constant in Xd. */
+export function mov64(rd: number, value: bigint): number[] {
+  const v = BigInt.asUintN(64, value);
+  const words: number[] = [];
+  for (let hw = 0; hw < 4; hw++) {
+    const part = Number((v >> BigInt(16 * hw)) & 0xffffn);
+    if (part === 0) continue;
+    words.push(words.length === 0 ? movz(rd, part, hw) : movk(rd, part, hw));
+  }
+  return words.length === 0 ? [movz(rd, 0)] : words;
+}
+
+/** ADD/SUB (immediate), 64-bit, no flags: Xd|SP = Xn|SP +/- imm12 << (12*sh). */
+export function addImm(rd: number, rn: number, imm12: number, sh = 0, sub = false): number {
+  return ((sub ? 0xd1000000 : 0x91000000) | (sh << 22) | (imm12 << 10) | (rn << 5) | rd) >>> 0;
+}
+
+/** Xd = Xn + k for any |k| < 2^24, in one or two instructions. */
+export function addConst(rd: number, rn: number, k: number): number[] {
+  const sub = k < 0;
+  const a = Math.abs(k);
+  if (a >= 1 << 24) throw new RangeError(`offset ${k} out of range`);
+  const hi = a >>> 12, lo = a & 0xfff;
+  if (hi === 0) return [addImm(rd, rn, lo, 0, sub)];
+  const words = [addImm(rd, rn, hi, 1, sub)];
+  if (lo !== 0) words.push(addImm(rd, rd, lo, 0, sub));
+  return words;
+}
+
+/** LDR Xt, [Xn, #off] with off a multiple of 8. */
+export function ldrX(rt: number, rn: number, off: number): number {
+  return (0xf9400000 | ((off / 8) << 10) | (rn << 5) | rt) >>> 0;
+}
+
+/** STR Xt, [Xn, #off] with off a multiple of 8. */
+export function strX(rt: number, rn: number, off: number): number {
+  return (0xf9000000 | ((off / 8) << 10) | (rn << 5) | rt) >>> 0;
+}
+
+export function msrNzcv(rt: number): number {
+  return (0xd51b4200 | rt) >>> 0;
+}
+
+export function mrsNzcv(rt: number): number {
+  return (0xd53b4200 | rt) >>> 0;
+}
+
+export const CLREX = 0xd503305f;
+export const NOP = 0xd503201f;
+export const SVC0 = 0xd4000001;

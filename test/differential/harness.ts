@@ -1,0 +1,311 @@
+// Runs batches of random programs on qemu-aarch64 (the oracle) and on
+// warmboot, from the same bytes at the same addresses, and compares every
+// general register, NZCV, SP and the scratch buffer after each program.
+//
+// One image holds a batch of cases laid out one after another:
+//
+//   code (0x40100000): 4 KiB pad | case 0 | case 1 | ... | exit | 4 KiB pad
+//   data (0x41000000): one 8 KiB region per case; from x28 = region + 0xf00:
+//       +0x000 scratch buffer (512 bytes, random initial contents; it
+//              straddles a page boundary so unaligned accesses can too)
+//       +0x200 dump: x0..x30, NZCV, SP
+//       +0x400 initial x0..x30, NZCV, SP
+//
+// Each case sets x28 to its scratch buffer, loads the initial state, runs its body,
+// stores the dump, and (under QEMU) writes scratch+dump to stdout with
+// write(2) before falling into the next case. warmboot runs each case on its
+// own, from its entry to the instruction after the dump stores, and reads the
+// same bytes back out of guest memory. The pads keep PC-relative literal
+// loads inside mapped memory; the first is warmboot's vector table, a branch
+// to self in every slot, so an exception stops there with its syndrome intact.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findCpuModel } from '../../src/cpu/cpu-models.js';
+import { VirtualMachine } from '../../runtime/virtual-machine.js';
+import { addImm, CLREX, ldrX, movk, movz, mrsNzcv, msrNzcv, strX, SVC0 } from './a64-encode.js';
+import { BASE_REG, layoutUnits, SCRATCH_BYTES, type TestProgram, type Unit } from './generator.js';
+import { buildStaticElf } from './static-elf.js';
+
+export const QEMU = 'qemu-aarch64';
+export const OBJDUMP = 'aarch64-linux-gnu-objdump';
+const DEBIAN_PACKAGES: Record<string, string> = { [QEMU]: 'qemu-user', [OBJDUMP]: 'binutils-aarch64-linux-gnu' };
+
+export const CODE_BASE = 0x40100000;
+export const DATA_BASE = 0x41000000;
+const RAM_BASE = 0x40000000;
+const RAM_SIZE = 64 * 1024 * 1024;
+const PAD_WORDS = 1024;
+const REGION_BYTES = 0x2000;
+const SCRATCH_IN_REGION = 0xf00;
+/** B . : the vector table warmboot gets, so an exception spins where it lands. */
+const BRANCH_TO_SELF = 0x14000000;
+const DUMP_OFFSET = 0x200;
+const INIT_OFFSET = 0x400;
+/** x0..x30, NZCV, SP. */
+const DUMP_SLOTS = 33;
+/** What each case reports: its scratch buffer followed by the register dump. */
+export const REPORT_BYTES = DUMP_OFFSET + DUMP_SLOTS * 8;
+const SYS_WRITE = 64;
+const SYS_EXIT = 93;
+
+/** Fails (never skips) when an oracle tool is missing, naming the Debian package. */
+export function requireTools(): void {
+  for (const tool of [QEMU, OBJDUMP]) {
+    const r = spawnSync(tool, ['--version'], { encoding: 'utf8' });
+    if (r.error || r.status !== 0) {
+      const pkg = DEBIAN_PACKAGES[tool];
+      throw new Error(`${tool} is not available: the differential test needs it as its oracle; ` +
+        `install the Debian package ${pkg} (apt-get install -y ${pkg})`);
+    }
+  }
+}
+
+interface CaseLayout {
+  /** The scratch buffer, which x28 holds. */
+  readonly region: number;
+  readonly entry: number;
+  /** Address of the first body word. */
+  readonly body: number;
+  readonly bodyWords: readonly number[];
+  /** Address of the first word after the dump stores: warmboot stops here. */
+  readonly report: number;
+}
+
+interface Image {
+  readonly code: Uint8Array;
+  readonly data: Uint8Array;
+  readonly elf: Uint8Array;
+  readonly cases: readonly CaseLayout[];
+}
+
+function buildImage(programs: readonly TestProgram[]): Image {
+  if (programs.length * REGION_BYTES > RAM_BASE + RAM_SIZE - DATA_BASE) throw new Error('too many programs for one image');
+  const words: number[] = [];
+  for (let i = 0; i < PAD_WORDS; i++) words.push(BRANCH_TO_SELF);
+  const data = new Uint8Array(programs.length * REGION_BYTES);
+  const dv = new DataView(data.buffer);
+  const cases: CaseLayout[] = [];
+  const here = (): number => CODE_BASE + 4 * words.length;
+  programs.forEach((p, i) => {
+    const region = DATA_BASE + i * REGION_BYTES + SCRATCH_IN_REGION;
+    const r0 = i * REGION_BYTES + SCRATCH_IN_REGION;
+    data.set(p.init.scratch, r0);
+    for (let n = 0; n < 31; n++) dv.setBigUint64(r0 + INIT_OFFSET + 8 * n, n === BASE_REG ? BigInt(region) : p.init.x[n], true);
+    dv.setBigUint64(r0 + INIT_OFFSET + 31 * 8, BigInt(p.init.nzcv >>> 0), true);
+    dv.setBigUint64(r0 + INIT_OFFSET + 32 * 8, p.init.sp, true);
+
+    const entry = here();
+    words.push(movz(BASE_REG, region & 0xffff), movk(BASE_REG, region >>> 16, 1), CLREX);
+    words.push(ldrX(27, BASE_REG, INIT_OFFSET + 31 * 8), msrNzcv(27));
+    words.push(ldrX(27, BASE_REG, INIT_OFFSET + 32 * 8), addImm(31, 27, 0));
+    for (let n = 0; n < 31; n++) if (n !== BASE_REG) words.push(ldrX(n, BASE_REG, INIT_OFFSET + 8 * n));
+    const body = here();
+    const bodyWords = layoutUnits(p.units);
+    words.push(...bodyWords);
+    for (let n = 0; n < 31; n++) words.push(strX(n, BASE_REG, DUMP_OFFSET + 8 * n));
+    words.push(mrsNzcv(0), strX(0, BASE_REG, DUMP_OFFSET + 31 * 8));
+    words.push(addImm(0, 31, 0), strX(0, BASE_REG, DUMP_OFFSET + 32 * 8));
+    const report = here();
+    words.push(movz(8, SYS_WRITE), movz(0, 1), addImm(1, BASE_REG, 0), movz(2, REPORT_BYTES), SVC0);
+    cases.push({ region, entry, body, bodyWords, report });
+  });
+  words.push(movz(8, SYS_EXIT), movz(0, 0), SVC0);
+  for (let i = 0; i < PAD_WORDS; i++) words.push(Math.imul(i + 7, 0x85ebca6b) >>> 0);
+  const code = new Uint8Array(words.length * 4);
+  const cdv = new DataView(code.buffer);
+  words.forEach((w, i) => cdv.setUint32(4 * i, w, true));
+  const entry = cases.length > 0 ? cases[0].entry : here() - 4 * (PAD_WORDS + 3);
+  const elf = buildStaticElf(entry, [
+    { vaddr: CODE_BASE, bytes: code, executable: true, writable: false },
+    { vaddr: DATA_BASE, bytes: data, executable: false, writable: true },
+  ]);
+  return { code, data, elf, cases };
+}
+
+export type CaseOutcome =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'mismatch'; readonly diffs: readonly string[] }
+  /** QEMU died in this case: the generator produced something that faults. */
+  | { readonly kind: 'qemu-fault'; readonly message: string }
+  | { readonly kind: 'warmboot-stopped'; readonly message: string };
+
+export interface BatchResult {
+  readonly outcomes: readonly CaseOutcome[];
+  readonly cases: readonly CaseLayout[];
+}
+
+const EC_NAMES: Record<number, string> = {
+  0x00: ': UNDEFINED', 0x07: ': FP/SIMD access', 0x15: ': SVC', 0x18: ': system register trap',
+  0x21: ': instruction abort', 0x22: ': PC alignment', 0x25: ': data abort', 0x26: ': SP alignment', 0x3c: ': BRK',
+};
+
+const hex = (v: bigint | number): string => `0x${v.toString(16).padStart(16, '0')}`;
+
+export class DifferentialHarness {
+  private vm: VirtualMachine | undefined;
+  private readonly tmp = mkdtempSync(join(tmpdir(), 'warmboot-diff-'));
+  private seq = 0;
+  /** Time spent in QEMU and in warmboot, for the report. */
+  qemuMs = 0;
+  warmbootMs = 0;
+  warmbootInstructions = 0;
+
+  dispose(): void {
+    rmSync(this.tmp, { recursive: true, force: true });
+  }
+
+  runBatch(programs: readonly TestProgram[]): BatchResult {
+    const image = buildImage(programs);
+    const qemuOut = this.runQemu(image);
+    const outcomes = image.cases.map((layout, i): CaseOutcome => {
+      const start = i * REPORT_BYTES;
+      if (qemuOut.bytes.length < start + REPORT_BYTES) {
+        return { kind: 'qemu-fault', message: `qemu-aarch64 stopped in this case: ${qemuOut.status}` };
+      }
+      const expected = qemuOut.bytes.subarray(start, start + REPORT_BYTES);
+      const actual = this.runWarmboot(image, layout);
+      if (typeof actual === 'string') return { kind: 'warmboot-stopped', message: actual };
+      const diffs = compareReports(expected, actual);
+      return diffs.length === 0 ? { kind: 'ok' } : { kind: 'mismatch', diffs };
+    });
+    if (outcomes.every((o) => o.kind !== 'qemu-fault') && qemuOut.bytes.length !== programs.length * REPORT_BYTES) {
+      throw new Error(`qemu-aarch64 wrote ${qemuOut.bytes.length} bytes, expected ${programs.length * REPORT_BYTES}: ${qemuOut.status}`);
+    }
+    return { outcomes, cases: image.cases };
+  }
+
+  private runQemu(image: Image): { bytes: Uint8Array; status: string } {
+    const path = join(this.tmp, `batch-${this.seq++}.elf`);
+    writeFileSync(path, image.elf, { mode: 0o755 });
+    const t0 = performance.now();
+    const r = spawnSync(QEMU, ['-cpu', 'max', path], { maxBuffer: 1 << 30, timeout: 120_000 });
+    this.qemuMs += performance.now() - t0;
+    rmSync(path, { force: true });
+    if (r.error) throw new Error(`could not run ${QEMU}: ${r.error.message}`);
+    const status = r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
+    const stderr = r.stderr.toString().trim();
+    return { bytes: new Uint8Array(r.stdout), status: stderr ? `${status}; stderr: ${stderr}` : status };
+  }
+
+  private machine(): VirtualMachine {
+    this.vm ??= new VirtualMachine({ ramBase: RAM_BASE, ramSize: RAM_SIZE, cpus: 1, cpuModel: findCpuModel('max')! });
+    return this.vm;
+  }
+
+  private loaded: Image | undefined;
+
+  /** The case's report bytes, or why warmboot did not reach the end of the case. */
+  private runWarmboot(image: Image, layout: CaseLayout): Uint8Array | string {
+    const vm = this.machine();
+    if (this.loaded !== image) {
+      vm.writePhysical(CODE_BASE, image.code);
+      vm.writePhysical(DATA_BASE, image.data);
+      this.loaded = image;
+    }
+    const cpu = vm.vcpus[0];
+    cpu.reset(BigInt(layout.entry));
+    cpu.setSysreg('VBAR_EL1', BigInt(CODE_BASE));
+    const before = vm.instructionsRetired;
+    const t0 = performance.now();
+    const exit = vm.run({ breakpoint: BigInt(layout.report), maxInstructions: 20_000 });
+    this.warmbootMs += performance.now() - t0;
+    this.warmbootInstructions += vm.instructionsRetired - before;
+    if (exit.reason !== 'breakpoint' || cpu.pc !== BigInt(layout.report)) {
+      const esr = cpu.sysreg('ESR_EL1');
+      const pc = cpu.pc;
+      const inVectors = pc >= BigInt(CODE_BASE) && pc < BigInt(CODE_BASE + 0x800);
+      const why = inVectors
+        ? `took an exception (EC 0x${(Number(esr >> 26n) & 0x3f).toString(16)}${EC_NAMES[Number(esr >> 26n) & 0x3f] ?? ''}) ` +
+          `at ${hex(cpu.sysreg('ELR_EL1'))}, ESR_EL1 ${hex(esr)}, FAR_EL1 ${hex(cpu.sysreg('FAR_EL1'))}`
+        : `${exit.reason}${exit.reason === 'internal-error' ? ` (${exit.message})` : ''} at pc ${hex(pc)}`;
+      return `warmboot did not reach the end of the case: ${why}`;
+    }
+    return vm.readPhysical(layout.region, REPORT_BYTES);
+  }
+
+  /**
+   * Removes units one at a time, as long as the program still fails, trying
+   * every single-unit removal of the current program in one QEMU run.
+   */
+  minimise(program: TestProgram): { program: TestProgram; outcome: CaseOutcome; layout: CaseLayout } {
+    let current = program;
+    for (;;) {
+      const candidates = current.units.map((_, i) => ({ init: current.init, units: current.units.filter((_u, j) => j !== i) }));
+      if (candidates.length === 0) break;
+      const res = this.runBatch(candidates);
+      const k = res.outcomes.findIndex((o) => o.kind === 'mismatch' || o.kind === 'warmboot-stopped');
+      if (k < 0) break;
+      current = candidates[k];
+    }
+    const final = this.runBatch([current]);
+    return { program: current, outcome: final.outcomes[0], layout: final.cases[0] };
+  }
+
+  /** A readable account of one failing program: initial state, code and differences. */
+  describe(program: TestProgram, layout: CaseLayout, outcome: CaseOutcome): string {
+    const lines: string[] = [];
+    const x = program.init.x;
+    const regs: string[] = [];
+    for (let n = 0; n < 31; n++) {
+      regs.push(`x${n}=${n === BASE_REG ? hex(layout.region) + ' (scratch)' : hex(x[n])}`);
+    }
+    for (let n = 0; n < regs.length; n += 4) lines.push(`    ${regs.slice(n, n + 4).join('  ')}`);
+    lines.push(`    nzcv=${((program.init.nzcv >>> 28) & 15).toString(2).padStart(4, '0')}  sp=${hex(program.init.sp)}`);
+    lines.push('  code (unit kind in brackets):');
+    const dis = disassemble(layout.bodyWords, layout.body);
+    let w = 0;
+    const starts = new Map<number, string>();
+    for (const u of program.units) {
+      starts.set(w, u.kind);
+      w += unitLength(u);
+    }
+    dis.forEach((text, i) => lines.push(`    ${text}${starts.has(i) ? `    [${starts.get(i)}]` : ''}`));
+    lines.push('  differences (qemu vs warmboot):');
+    if (outcome.kind === 'mismatch') for (const d of outcome.diffs) lines.push(`    ${d}`);
+    else if (outcome.kind !== 'ok') lines.push(`    ${outcome.message}`);
+    return lines.join('\n');
+  }
+}
+
+function unitLength(u: Unit): number {
+  return u.branch ? u.branch.length : u.words!.length;
+}
+
+function compareReports(q: Uint8Array, w: Uint8Array): string[] {
+  const diffs: string[] = [];
+  const qd = new DataView(q.buffer, q.byteOffset, q.byteLength);
+  const wd = new DataView(w.buffer, w.byteOffset, w.byteLength);
+  for (let n = 0; n < DUMP_SLOTS; n++) {
+    const a = qd.getBigUint64(DUMP_OFFSET + 8 * n, true), b = wd.getBigUint64(DUMP_OFFSET + 8 * n, true);
+    if (a === b) continue;
+    const name = n < 31 ? `x${n}` : n === 31 ? 'nzcv' : 'sp';
+    diffs.push(n === 31
+      ? `nzcv: ${(Number(a >> 28n) & 15).toString(2).padStart(4, '0')} vs ${(Number(b >> 28n) & 15).toString(2).padStart(4, '0')}`
+      : `${name}: ${hex(a)} vs ${hex(b)}`);
+  }
+  for (let off = 0; off < SCRATCH_BYTES; off += 8) {
+    const a = qd.getBigUint64(off, true), b = wd.getBigUint64(off, true);
+    if (a !== b) diffs.push(`scratch[0x${off.toString(16)}..+8] (little-endian): ${hex(a)} vs ${hex(b)}`);
+  }
+  return diffs;
+}
+
+/** objdump's disassembly of `words` placed at `address`, one line per word. */
+export function disassemble(words: readonly number[], address: number): string[] {
+  if (words.length === 0) return ['(empty)'];
+  const dir = mkdtempSync(join(tmpdir(), 'warmboot-dis-'));
+  try {
+    const file = join(dir, 'code.bin');
+    const bytes = new Uint8Array(words.length * 4);
+    const dv = new DataView(bytes.buffer);
+    words.forEach((w, i) => dv.setUint32(4 * i, w, true));
+    writeFileSync(file, bytes);
+    const r = spawnSync(OBJDUMP, ['-D', '-b', 'binary', '-m', 'aarch64', `--adjust-vma=0x${address.toString(16)}`, file], { encoding: 'utf8' });
+    const lines = (r.stdout ?? '').split('\n').filter((l) => /^\s*[0-9a-f]+:\s+[0-9a-f]{8}\s/.test(l)).map((l) => l.trim().replace(/\s+/g, ' '));
+    return lines.length === words.length ? lines : words.map((wd, i) => `${(address + 4 * i).toString(16)}: ${wd.toString(16).padStart(8, '0')}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
