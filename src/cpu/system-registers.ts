@@ -45,6 +45,8 @@ export interface SysregDef {
   readonly writeMaskLo: number;
   readonly writeMaskHi: number;
   readonly el0: (h: SysregHost) => El0Access;
+  /** What an MSR from EL0 does, where it differs from a read (EL0-read-only registers). */
+  readonly el0Write: (h: SysregHost) => El0Access;
   /** Computed read: writes the value into slot `dst` of h.r. */
   readonly read?: (h: SysregHost, dst: number) => void;
   readonly afterWrite?: (h: SysregHost) => void;
@@ -55,6 +57,7 @@ interface Spec {
   enc: [number, number, number, number, number];
   access?: 'rw' | 'ro' | 'wo';
   el0?: (h: SysregHost) => El0Access;
+  el0Write?: (h: SysregHost) => El0Access;
   mask?: bigint;
   reset?: bigint | 'id';
   read?: (h: SysregHost, dst: number) => void;
@@ -145,9 +148,9 @@ const SPECS = {
   CONTEXTIDR_EL1: { enc: [3, 0, 13, 0, 1], mask: 0xffff_ffffn },
   TPIDR_EL1: { enc: [3, 0, 13, 0, 4], mask: ALL },
   TPIDR_EL0: { enc: [3, 3, 13, 0, 2], mask: ALL, el0: EL0_OK },
-  TPIDRRO_EL0: { enc: [3, 3, 13, 0, 3], mask: ALL, el0: (): El0Access => El0Access.Allowed },
+  TPIDRRO_EL0: { enc: [3, 3, 13, 0, 3], mask: ALL, el0: EL0_OK, el0Write: EL1_ONLY },
   CNTKCTL_EL1: { enc: [3, 0, 14, 1, 0], mask: 0x3ffn },
-  CNTFRQ_EL0: { enc: [3, 3, 14, 0, 0], mask: 0xffff_ffffn, reset: 62_500_000n, el0: el0IfCntkctl(3) },
+  CNTFRQ_EL0: { enc: [3, 3, 14, 0, 0], mask: 0xffff_ffffn, reset: 62_500_000n, el0: el0IfCntkctl(3), el0Write: EL1_ONLY },
   CNTPCT_EL0: {
     enc: [3, 3, 14, 0, 1], access: 'ro', reset: 0n, el0: el0IfCntkctl(1),
     read: (h, dst) => writeSlot(h, dst, h.counterTicks()),
@@ -232,6 +235,7 @@ export const SYSREGS: readonly SysregDef[] = Object.entries(SPECS).map(([name, s
     writeMaskLo: Number(mask & 0xffffffffn) | 0,
     writeMaskHi: Number((mask >> 32n) & 0xffffffffn) | 0,
     el0: spec.el0 ?? EL1_ONLY,
+    el0Write: spec.el0Write ?? spec.el0 ?? EL1_ONLY,
     read: spec.read,
     afterWrite: spec.afterWrite,
     reset: spec.reset ?? 0n,

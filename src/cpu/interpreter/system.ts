@@ -171,7 +171,7 @@ function undef(c: Vcpu): boolean {
 }
 
 function el0Allowed(c: Vcpu, def: SysregDef, f: Fields, op0: number, read: boolean): boolean {
-  const a = def.el0(c);
+  const a = read ? def.el0(c) : def.el0Write(c);
   if (a === El0Access.Allowed) return true;
   if (a === El0Access.Trap) trapSysreg(c, f, op0, read);
   else c.undefinedInstruction();
