@@ -1,7 +1,7 @@
 // The EL0/EL1 system registers warmboot implements, keyed by their MRS/MSR
 // encoding. Plain registers live in a state slot (so generated code can read
 // them too); the rest compute their value or act on write.
-import { SLOT_SYSREG_BASE } from './state-layout.js';
+import { SLOT_PSTATE, SLOT_SYSREG_BASE } from './state-layout.js';
 
 /** Encoding key: op0:op1:CRn:CRm:op2, as in the MRS/MSR instruction bits 20:5. */
 export function sysregKey(op0: number, op1: number, crn: number, crm: number, op2: number): number {
@@ -113,8 +113,12 @@ const SPECS = {
   CTR_EL0: { enc: [3, 3, 0, 0, 1], access: 'ro', reset: 'id', el0: el0IfSctlr(SCTLR_UCT) },
   DCZID_EL0: {
     enc: [3, 3, 0, 0, 7], access: 'ro', el0: EL0_OK, reset: 0n,
-    // DZP tells EL0 whether DC ZVA is prohibited; 64-byte blocks (BS = 4).
-    read: (h, dst) => writeSlot(h, dst, 4 | (sctlrLo(h) & SCTLR_DZE ? 0 : 0x10)),
+    // DZP says whether DC ZVA is prohibited at the reading EL: only EL0 can
+    // be stopped (by SCTLR_EL1.DZE); 64-byte blocks (BS = 4).
+    read: (h, dst) => {
+      const el0 = (h.r[2 * SLOT_PSTATE] & 0xc) === 0;
+      writeSlot(h, dst, 4 | (el0 && (sctlrLo(h) & SCTLR_DZE) === 0 ? 0x10 : 0));
+    },
   },
   CLIDR_EL1: { enc: [3, 1, 0, 0, 1], access: 'ro', reset: 0x0a200023n },
   CCSIDR_EL1: {
@@ -130,7 +134,8 @@ const SPECS = {
   AIDR_EL1: { enc: [3, 1, 0, 0, 7], access: 'ro', reset: 0n },
   SCTLR_EL1: { enc: [3, 0, 1, 0, 0], reset: 0x00c50078n, mask: ALL, afterWrite: (h) => h.translationChanged() },
   ACTLR_EL1: { enc: [3, 0, 1, 0, 1], mask: 0n },
-  CPACR_EL1: { enc: [3, 0, 1, 0, 2], mask: 0x30_0000n | (3n << 16n) },
+  // Only FPEN: ZEN (17:16) is RES0 without SVE, TTA (28) without trace registers.
+  CPACR_EL1: { enc: [3, 0, 1, 0, 2], mask: 0x30_0000n },
   TTBR0_EL1: { enc: [3, 0, 2, 0, 0], mask: ALL, afterWrite: (h) => h.translationChanged() },
   TTBR1_EL1: { enc: [3, 0, 2, 0, 1], mask: ALL, afterWrite: (h) => h.translationChanged() },
   TCR_EL1: { enc: [3, 0, 2, 0, 2], mask: 0x7f_ffff_ffffn, afterWrite: (h) => h.translationChanged() },
