@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { run } from './cpu-harness.js';
 import { esr, inst, VEC_CUR_SPX, withVectors } from './helpers.js';
 import {
-  addWithCarry, CONDITION_NAMES, conditionHoldsRef, EDGE64, extendReg, flags, hex, not, prng, sampleValues, shiftReg, uint,
+  addWithCarry, CONDITION_NAMES, conditionHoldsRef, EDGE64, extendReg, flags, hex, not, prng, ror, sampleValues, shiftReg, uint,
 } from './reference.js';
 
 const SHIFT_NAMES = ['lsl', 'lsr', 'asr', 'ror'];
@@ -404,5 +404,64 @@ describe('flags at the carry and overflow boundaries', () => {
         expect(cpu.nzcv).toBe(r2.nzcv);
       }
     }
+  });
+});
+
+describe('destination overlapping the sources', () => {
+  // A handler that writes the low half of Xd before reading the high half of
+  // a source that is the same register would be caught here.
+  const x = 0x8123_4567_89ab_cdefn;
+  const cases: [string, bigint][] = [
+    ['add x0, x0, x0, lsl #1', uint(x + (x << 1n), 64)],
+    ['adds x0, x0, x0', uint(x + x, 64)],
+    ['sub x0, x0, x0, asr #4', uint(x - uint(BigInt.asIntN(64, x) >> 4n, 64), 64)],
+    ['adc x0, x0, x0', uint(x + x, 64)],
+    ['and x0, x0, x0, ror #32', x & ((x >> 32n) | uint(x << 32n, 64))],
+    ['orr x0, x0, x0, lsl #32', x | uint(x << 32n, 64)],
+    ['eon x0, x0, x0, lsr #16', x ^ not(x >> 16n, 64)],
+    ['madd x0, x0, x0, x0', uint(x * x + x, 64)],
+    ['msub x0, x0, x0, x0', uint(x - x * x, 64)],
+    ['smulh x0, x0, x0', uint((BigInt.asIntN(64, x) * BigInt.asIntN(64, x)) >> 64n, 64)],
+    ['umulh x0, x0, x0', (x * x) >> 64n],
+    ['umaddl x0, w0, w0, x0', uint((x & 0xffff_ffffn) ** 2n + x, 64)],
+    ['smsubl x0, w0, w0, x0', uint(x - BigInt.asIntN(32, x) ** 2n, 64)],
+    ['extr x0, x0, x0, #8', ror(x, 8, 64)],
+    ['rbit x0, x0', (() => { let r = 0n; for (let i = 0n; i < 64n; i++) if ((x >> i) & 1n) r |= 1n << (63n - i); return r; })()],
+    ['rev x0, x0', 0xefcd_ab89_6745_2381n],
+    ['rev16 x0, x0', 0x2381_6745_ab89_efcdn],
+    ['rev32 x0, x0', 0x6745_2381_efcd_ab89n],
+    ['csneg x0, x0, x0, eq', uint(-x, 64)],
+    ['csinv x0, x0, x0, eq', not(x, 64)],
+    ['csinc x0, x0, x0, eq', x + 1n],
+    ['bfi x0, x0, #8, #16', (x & ~0xff_ff00n) | ((x & 0xffffn) << 8n)],
+    ['sbfx x0, x0, #4, #60', uint(BigInt.asIntN(64, x) >> 4n, 64)],
+    ['udiv x0, x0, x0', 1n],
+    ['sdiv x0, x0, x0', 1n],
+    ['lslv x0, x0, x0', uint(x << (x & 63n), 64)],
+    ['rorv x0, x0, x0', ror(x, Number(x & 63n), 64)],
+    ['add x0, x0, w0, sxtw #3', uint(x + uint(BigInt.asIntN(32, x & 0xffff_ffffn) << 3n, 64), 64)],
+    ['neg x0, x0', uint(-x, 64)],
+  ];
+  it('64-bit forms with Xd = Xn = Xm', () => {
+    for (const [src, want] of cases) {
+      // Z clear, so EQ fails and the conditional selects take the second operand.
+      const cpu = run(src, { x: { 0: x }, nzcv: 0 });
+      expect(hex(cpu.getX(0)), src).toBe(hex(want));
+    }
+  });
+
+  it('loads that overwrite their base or index register', () => {
+    const data = Uint8Array.from({ length: 64 }, (_, i) => i);
+    const le = (o: number) => { let v = 0n; for (let i = 7; i >= 0; i--) v = (v << 8n) | BigInt(o + i); return v; };
+    let cpu = run('ldr x1, [x1, #8]', { x: { 1: 0x4010_0000n }, data });
+    expect(hex(cpu.getX(1))).toBe(hex(le(8)));
+    cpu = run('ldr x2, [x1, x2]', { x: { 1: 0x4010_0000n, 2: 16n }, data });
+    expect(hex(cpu.getX(2))).toBe(hex(le(16)));
+    cpu = run('ldp x1, x2, [x1]', { x: { 1: 0x4010_0000n }, data });
+    expect(hex(cpu.getX(1))).toBe(hex(le(0)));
+    expect(hex(cpu.getX(2))).toBe(hex(le(8)));
+    cpu = run('ldp x2, x1, [x1, #16]', { x: { 1: 0x4010_0000n }, data });
+    expect(hex(cpu.getX(2))).toBe(hex(le(16)));
+    expect(hex(cpu.getX(1))).toBe(hex(le(24)));
   });
 });
