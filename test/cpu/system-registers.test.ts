@@ -269,9 +269,17 @@ describe('cache, address translation and TLB maintenance', () => {
     }
   });
 
-  it('AT S1E1R with the MMU off reports PA = VA in PAR_EL1', () => {
+  it('AT S1E1R with the MMU off reports PA = VA, Device-nGnRnE, in PAR_EL1', () => {
     const cpu = run('at s1e1r, x1\nisb\nmrs x2, par_el1', { x: { 1: DATA_BASE + 0x123n } });
-    // PA in bits 47:12, F (bit 0) clear.
-    expect(hex(cpu.getX(2) & 0x0000_ffff_ffff_f001n)).toBe(hex(DATA_BASE));
+    // PA in bits 47:12, bit 11 RES1, SH = 0b10 as PAREncodeShareability gives
+    // Device memory, ATTR (63:56) = 0x00 for Device-nGnRnE, F (bit 0) clear.
+    // NS (bit 9) is left out: it is not defined for this case.
+    expect(hex(cpu.getX(2) & ~0x200n)).toBe(hex(DATA_BASE | 0x800n | 0x100n));
+  });
+
+  it('AT on an address beyond the physical range reports an address size fault in PAR_EL1', () => {
+    const cpu = run('at s1e0w, x1\nisb\nmrs x2, par_el1', { x: { 1: 0x0001_0000_0000_0000n } });
+    // F = 1, FST = 0b000000 (address size fault, level 0), bit 11 RES1.
+    expect(hex(cpu.getX(2) & 0xfffn)).toBe(hex(0x801n));
   });
 });

@@ -285,15 +285,17 @@ export function buildSys(f: Fields): Handler {
     return (c) => (c.el === 0 ? undef(c) : false);
   }
   if (op1 === 0 && crn === 7 && crm === 8 && op2 <= 3) {
-    // AT S1E1R/W, S1E0R/W with stage 1 off: PA = VA, Normal memory attributes.
+    // AT S1E1R/W, S1E0R/W with stage 1 off: PA = VA, and data accesses are
+    // Device-nGnRnE (ATTR 0x00), whose PAR shareability is 0b10. Bit 11 is
+    // RES1 in both PAR formats.
     return (c) => {
       if (c.el === 0) return undef(c);
       const r = c.r, par = 2 * c.sysregSlot('PAR_EL1');
       if (c.mmuEnabled) throw new Error('AT with the stage-1 MMU on is not implemented yet');
       if ((r[t + 1] >>> 16) !== 0) {
-        r[par] = 1 | (FSC_ADDRESS_SIZE << 1); r[par + 1] = 0;
+        r[par] = PAR_RES1 | 1 | (FSC_ADDRESS_SIZE << 1); r[par + 1] = 0;
       } else {
-        r[par] = r[t] & ~0xfff; r[par + 1] = r[t + 1] & 0xffff;
+        r[par] = (r[t] & ~0xfff) | PAR_RES1 | PAR_SH_OUTER; r[par + 1] = r[t + 1] & 0xffff;
       }
       return false;
     };
@@ -306,6 +308,8 @@ export function buildSys(f: Fields): Handler {
 }
 
 const FSC_ADDRESS_SIZE = 0;
+const PAR_RES1 = 1 << 11;
+const PAR_SH_OUTER = 2 << 7;
 
 /** FP/SIMD: trapped (EC 0x07) when CPACR_EL1.FPEN says so, otherwise UNDEFINED until FP is implemented. */
 export function fpAccess(): Handler {
