@@ -65,3 +65,34 @@ export function mrsNzcv(rt: number): number {
 export const CLREX = 0xd503305f;
 export const NOP = 0xd503201f;
 export const SVC0 = 0xd4000001;
+
+/** MRS Xt, <system register (op0=3, op1, CRn, CRm, op2)>. */
+export function mrs(rt: number, op1: number, crn: number, crm: number, op2: number): number {
+  return (0xd5380000 | (op1 << 16) | (crn << 12) | (crm << 8) | (op2 << 5) | rt) >>> 0;
+}
+
+/** MSR <system register (op0=3, op1, CRn, CRm, op2)>, Xt. */
+export function msr(op1: number, crn: number, crm: number, op2: number, rt: number): number {
+  return (0xd5180000 | (op1 << 16) | (crn << 12) | (crm << 8) | (op2 << 5) | rt) >>> 0;
+}
+
+export const ELR_EL1 = [0, 4, 0, 1] as const;
+export const ESR_EL1 = [0, 5, 2, 0] as const;
+
+/** LSR Xd, Xn, #shift (UBFM Xd, Xn, #shift, #63). */
+export function lsrImm(rd: number, rn: number, shift: number): number {
+  return (0xd3400000 | (shift << 16) | (63 << 10) | (rn << 5) | rd) >>> 0;
+}
+
+/** ADD Xd, Xn, Xm. */
+export function addReg(rd: number, rn: number, rm: number): number {
+  return (0x8b000000 | (rm << 16) | (rn << 5) | rd) >>> 0;
+}
+
+/** CBNZ Xt, . : spins while Xt is non-zero. */
+export function cbnzSelf(rt: number): number {
+  return (0xb5000000 | rt) >>> 0;
+}
+
+export const ERET = 0xd69f03e0;
+export const RET = 0xd65f03c0;

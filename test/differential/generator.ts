@@ -90,13 +90,13 @@ type UnitKind =
   | 'addsubImm' | 'addsubShifted' | 'addsubExt' | 'logicImm' | 'logicShifted' | 'moveWide' | 'bitfield' | 'extr'
   | 'adcSbc' | 'ccmp' | 'csel' | 'dp1' | 'dp2' | 'dp3' | 'crc32' | 'adr' | 'nzcvMove'
   | 'ldstUimm' | 'ldstImm9' | 'ldstReg' | 'ldstPair' | 'ldrLiteral' | 'ordered' | 'exclusive' | 'atomic' | 'cas'
-  | 'casp' | 'branch';
+  | 'casp' | 'branch' | 'randomEncoding' | 'mutatedAccess';
 
 const UNIT_WEIGHTS: Record<UnitKind, number> = {
   addsubImm: 5, addsubShifted: 5, addsubExt: 4, logicImm: 5, logicShifted: 5, moveWide: 3, bitfield: 5, extr: 3,
   adcSbc: 4, ccmp: 4, csel: 4, dp1: 4, dp2: 4, dp3: 5, crc32: 2, adr: 1, nzcvMove: 1,
   ldstUimm: 5, ldstImm9: 6, ldstReg: 5, ldstPair: 6, ldrLiteral: 1, ordered: 2, exclusive: 4, atomic: 4, cas: 2,
-  casp: 2, branch: 5,
+  casp: 2, branch: 5, randomEncoding: 8, mutatedAccess: 6,
 };
 
 const DP_KINDS: UnitKind[] = [
@@ -247,6 +247,8 @@ export class ProgramGenerator {
       case 'cas': return this.cas();
       case 'casp': return this.casp();
       case 'branch': return this.branch();
+      case 'randomEncoding': return { kind, words: [randomDataProcessingWord(rng)] };
+      case 'mutatedAccess': return this.mutatedAccess();
     }
   }
 
@@ -524,6 +526,36 @@ export class ProgramGenerator {
     return { kind: 'casp', words };
   }
 
+  /**
+   * A load or store with one or two bits flipped in its size/opcode/mode
+   * fields: it may become another access, an unallocated encoding (counted as
+   * UNDEFINED in both worlds) or a misaligned access that must fault (counted
+   * likewise). Flips never leave the instruction class, so the address stays
+   * near the scratch buffer (or, for a changed extend, far outside memory),
+   * and a flip that would create a CONSTRAINED UNPREDICTABLE register overlap,
+   * write x28 or land on an encoding of a feature warmboot lacks is redrawn.
+   */
+  private mutatedAccess(): Unit {
+    const rng = this.rng;
+    for (;;) {
+      const kind = rng.pick(['ldstUimm', 'ldstImm9', 'ldstReg', 'ldstPair', 'ordered', 'atomic', 'cas', 'casp'] as const);
+      const unit = this.unit(kind);
+      const words = [...unit.words!];
+      const word = words[words.length - 1];
+      const mask = MUTABLE_BITS[mutationClass(word)];
+      const bits: number[] = [];
+      for (let b = 0; b < 32; b++) if ((mask >>> b) & 1) bits.push(b);
+      if (bits.length === 0) continue;
+      let m = word;
+      const flips = 1 + rng.int(2);
+      for (let i = 0; i < flips; i++) m ^= 1 << rng.pick(bits);
+      m >>>= 0;
+      if (m === word || !mutantAcceptable(m)) continue;
+      words[words.length - 1] = m;
+      return { kind: `mutated ${unit.kind}`, words };
+    }
+  }
+
   // ---- Branches ----
 
   private branch(): Unit {
@@ -565,6 +597,100 @@ export class ProgramGenerator {
       }
     }
   }
+}
+
+type MutationClass = 'uimm' | 'imm9' | 'reg' | 'pair' | 'ordered' | 'ldapr' | 'atomic' | 'swp' | 'cas' | 'casp';
+
+const field = (w: number, hi: number, lo: number): number => (w >>> lo) & ((1 << (hi - lo + 1)) - 1);
+
+/** Size/opcode/mode bits that may be flipped, per class. */
+const MUTABLE_BITS: Record<MutationClass, number> = {
+  uimm: 0xc0c00000, // size, opc
+  imm9: 0xc0c00c00, // size, opc, addressing mode
+  reg: 0xc0c0f000, // size, opc, option, S
+  pair: 0xc1c00000, // opc, index mode, L
+  ordered: 0xc0400000, // size, L
+  // QEMU 7.2 does not alignment-check LDAPR (a bug: without FEAT_LSE2 a
+  // misaligned load-acquire faults, as warmboot's does), so its size stays.
+  ldapr: 0,
+  atomic: 0xc0c07000, // size, A, R, opc
+  swp: 0xc0c00000, // size, A, R
+  cas: 0xc0408000, // size, L, o0
+  casp: 0x40408000, // sz, L, o0
+};
+
+function mutationClass(w: number): MutationClass {
+  if (field(w, 29, 24) === 0b111001) return 'uimm';
+  if (field(w, 29, 24) === 0b111000) {
+    if (field(w, 21, 21) === 0) return 'imm9';
+    if (field(w, 11, 10) === 0b10) return 'reg';
+    if (field(w, 15, 15) === 1) return field(w, 14, 12) === 0 ? 'swp' : 'ldapr';
+    return 'atomic';
+  }
+  if (field(w, 29, 27) === 0b101) return 'pair';
+  if (field(w, 29, 23) === 0b0010001) return field(w, 21, 21) ? 'cas' : 'ordered';
+  if (field(w, 31, 31) === 0 && field(w, 29, 23) === 0b0010000 && field(w, 21, 21) === 1) return 'casp';
+  throw new Error(`no mutation class for ${w.toString(16)}`);
+}
+
+/** Whether a mutated load/store is safe to run: no x28 write, no CONSTRAINED UNPREDICTABLE overlap, no MTE encoding. */
+function mutantAcceptable(w: number): boolean {
+  const rt = field(w, 4, 0), rn = field(w, 9, 5);
+  const cls = mutationClass(w);
+  const size = field(w, 31, 30), opc = field(w, 23, 22);
+  switch (cls) {
+    case 'uimm': case 'imm9': case 'reg': {
+      const load = opc !== 0 && !(size === 3 && opc === 2);
+      if (load && rt === BASE_REG) return false;
+      const mode = field(w, 11, 10);
+      const writeback = cls === 'imm9' && (mode === 1 || mode === 3);
+      return !(writeback && rt === rn && rn !== 31);
+    }
+    case 'pair': {
+      const popc = field(w, 31, 30), L = field(w, 22, 22), idx = field(w, 24, 23), rt2 = field(w, 14, 10);
+      if (popc === 1 && L === 0 && idx !== 0) return false; // STGP
+      if (L && (rt === BASE_REG || rt2 === BASE_REG || rt === rt2)) return false;
+      const writeback = idx === 1 || idx === 3;
+      return !(writeback && rn !== 31 && (rt === rn || rt2 === rn));
+    }
+    case 'ordered':
+      return !(field(w, 22, 22) === 1 && rt === BASE_REG);
+    default:
+      return true;
+  }
+}
+
+/**
+ * A random word from the data-processing groups (immediate: bits 28:26 = 100;
+ * register: bits 27:25 = 101), allocated or not: the harness counts UNDEFINED
+ * instructions in both worlds, so this probes the decoder's idea of which
+ * encodings exist as well as the semantics of those that do. Excluded are the
+ * encodings of optional features QEMU's max CPU has and warmboot's does not,
+ * and any that would write x28.
+ */
+export function randomDataProcessingWord(rng: Rng): number {
+  for (;;) {
+    let w = rng.u32();
+    w = rng.chance(0.3) ? (w & ~(0b111 << 26)) | (0b100 << 26) : (w & ~(0b111 << 25)) | (0b101 << 25);
+    w >>>= 0;
+    if ((w & 31) === BASE_REG || lackedFeature(w)) continue;
+    return w;
+  }
+}
+
+function lackedFeature(w: number): boolean {
+  const bits = (hi: number, lo: number): number => (w >>> lo) & ((1 << (hi - lo + 1)) - 1);
+  // MTE ADDG/SUBG (and the CSSC min/max immediates beside them).
+  if (bits(28, 23) === 0b100011) return true;
+  if (bits(28, 21) === 0b11010110) {
+    // Two-source: SUBP/SUBPS, IRG, GMI (MTE) and PACGA (pointer authentication).
+    if (bits(30, 30) === 0) return [0b000000, 0b000100, 0b000101, 0b001100].includes(bits(15, 10));
+    // One-source with opcode2 = 00001: PACIA..XPACD (pointer authentication).
+    return bits(20, 16) === 0b00001;
+  }
+  // FlagM RMIF and SETF8/SETF16, beside ADC/SBC.
+  if (bits(28, 21) === 0b11010000 && (bits(14, 10) === 0b00001 || bits(13, 10) === 0b0010)) return true;
+  return false;
 }
 
 /** The program of index `index` under `seed`; independent of how many others are generated. */

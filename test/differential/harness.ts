@@ -4,11 +4,13 @@
 //
 // One image holds a batch of cases laid out one after another:
 //
-//   code (0x40100000): 4 KiB pad | case 0 | case 1 | ... | exit | 4 KiB pad
-//   data (0x41000000): one 8 KiB region per case; from x28 = region + 0xf00:
+//   code (0x40100000): 4 KiB pad with warmboot's vectors | start-up |
+//                      case 0 | case 1 | ... | exit | SIGILL handler | 4 KiB pad
+//   data (0x41000000): sigaction, sigaltstack and the signal stack, then from
+//                      0x41020000 one 8 KiB region per case; from x28 = region + 0xf00:
 //       +0x000 scratch buffer (512 bytes, random initial contents; it
 //              straddles a page boundary so unaligned accesses can too)
-//       +0x200 dump: x0..x30, NZCV, SP
+//       +0x200 dump: x0..x30, NZCV, SP, count and sum of PCs of UNDEFINED instructions
 //       +0x400 initial x0..x30, NZCV, SP
 //
 // Each case sets x28 to its scratch buffer, loads the initial state, runs its body,
@@ -16,15 +18,20 @@
 // write(2) before falling into the next case. warmboot runs each case on its
 // own, from its entry to the instruction after the dump stores, and reads the
 // same bytes back out of guest memory. The pads keep PC-relative literal
-// loads inside mapped memory; the first is warmboot's vector table, a branch
-// to self in every slot, so an exception stops there with its syndrome intact.
+// loads inside mapped memory. An UNDEFINED instruction is counted and skipped
+// in both worlds (a SIGILL handler under QEMU, an EL1 vector in warmboot), so
+// random encodings can be probed; any other exception spins in warmboot's
+// vector table, which the harness reports with its syndrome.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findCpuModel } from '../../src/cpu/cpu-models.js';
 import { VirtualMachine } from '../../runtime/virtual-machine.js';
-import { addImm, CLREX, ldrX, movk, movz, mrsNzcv, msrNzcv, strX, SVC0 } from './a64-encode.js';
+import {
+  addImm, addReg, cbnzSelf, CLREX, ELR_EL1, ERET, ESR_EL1, ldrX, lsrImm, mov64, movk, movz, mrs, mrsNzcv, msr, msrNzcv, RET,
+  strX, SVC0,
+} from './a64-encode.js';
 import { BASE_REG, layoutUnits, SCRATCH_BYTES, type TestProgram, type Unit } from './generator.js';
 import { buildStaticElf } from './static-elf.js';
 
@@ -36,19 +43,42 @@ export const CODE_BASE = 0x40100000;
 export const DATA_BASE = 0x41000000;
 const RAM_BASE = 0x40000000;
 const RAM_SIZE = 64 * 1024 * 1024;
+const PAGE = 0x1000;
 const PAD_WORDS = 1024;
+const REGIONS_BASE = DATA_BASE + 0x20000;
 const REGION_BYTES = 0x2000;
 const SCRATCH_IN_REGION = 0xf00;
-/** B . : the vector table warmboot gets, so an exception spins where it lands. */
+/** B . : fills warmboot's vector table, so an unexpected exception spins where it lands. */
 const BRANCH_TO_SELF = 0x14000000;
 const DUMP_OFFSET = 0x200;
 const INIT_OFFSET = 0x400;
-/** x0..x30, NZCV, SP. */
-const DUMP_SLOTS = 33;
+/** Where warmboot's exception vector saves the registers it uses. */
+const SAVE_OFFSET = 0x600;
+/** x0..x30, NZCV, SP, then count and PC sum of UNDEFINED instructions and of faulting accesses. */
+const DUMP_SLOTS = 37;
+const UNDEF_SLOT = DUMP_OFFSET + 33 * 8;
 /** What each case reports: its scratch buffer followed by the register dump. */
 export const REPORT_BYTES = DUMP_OFFSET + DUMP_SLOTS * 8;
 const SYS_WRITE = 64;
 const SYS_EXIT = 93;
+const SYS_SIGALTSTACK = 132;
+const SYS_RT_SIGACTION = 134;
+const SYS_RT_SIGRETURN = 139;
+const SIGILL = 4;
+const SIGBUS = 7;
+const SIGSEGV = 11;
+const SA_SIGINFO = 0x4;
+const SA_ONSTACK = 0x08000000;
+const SA_RESTORER = 0x04000000;
+const EC_UNKNOWN = 0x00;
+const EC_DABORT_SAME = 0x25;
+/** Offsets in the data segment. */
+const SIGACTION = 0x0;
+const ALTSTACK_DESC = 0x40;
+const ALTSTACK = 0x1000;
+const ALTSTACK_BYTES = 0x10000;
+/** uc_mcontext.pc in the arm64 ucontext: 176 (uc_mcontext) + 8 (fault_address) + 31*8 (regs) + 8 (sp). */
+const UCONTEXT_PC = 440;
 
 /** Fails (never skips) when an oracle tool is missing, naming the Debian package. */
 export function requireTools(): void {
@@ -80,48 +110,111 @@ interface Image {
   readonly cases: readonly CaseLayout[];
 }
 
-function buildImage(programs: readonly TestProgram[]): Image {
-  if (programs.length * REGION_BYTES > RAM_BASE + RAM_SIZE - DATA_BASE) throw new Error('too many programs for one image');
+export function buildImage(programs: readonly TestProgram[]): Image {
+  if (programs.length * REGION_BYTES > RAM_BASE + RAM_SIZE - REGIONS_BASE) throw new Error('too many programs for one image');
   const words: number[] = [];
-  for (let i = 0; i < PAD_WORDS; i++) words.push(BRANCH_TO_SELF);
-  const data = new Uint8Array(programs.length * REGION_BYTES);
-  const dv = new DataView(data.buffer);
-  const cases: CaseLayout[] = [];
   const here = (): number => CODE_BASE + 4 * words.length;
+  const a = (...w: number[]): void => { for (const x of w) words.push(x >>> 0); };
+  for (let i = 0; i < PAD_WORDS; i++) words.push(BRANCH_TO_SELF);
+
+  // warmboot's vector for synchronous exceptions from EL1 with SP_EL1: an
+  // UNDEFINED instruction or a data abort is counted and skipped, as the
+  // signal handler does under QEMU; anything else spins there, so the harness
+  // reports its syndrome.
+  const vector: number[] = [];
+  {
+    const v = (...w: number[]): void => { for (const x of w) vector.push(x >>> 0); };
+    v(strX(9, BASE_REG, SAVE_OFFSET), strX(10, BASE_REG, SAVE_OFFSET + 8), strX(11, BASE_REG, SAVE_OFFSET + 16));
+    v(mrs(9, ...ESR_EL1), lsrImm(9, 9, 26), addImm(10, BASE_REG, UNDEF_SLOT));
+    v(cbz(9, 3), addImm(10, 10, 16), addImm(9, 9, EC_DABORT_SAME, 0, true), cbnzSelf(9));
+    v(mrs(9, ...ELR_EL1), ...countInto(10, 9, 11), addImm(9, 9, 4), msr(...ELR_EL1, 9));
+    v(ldrX(9, BASE_REG, SAVE_OFFSET), ldrX(10, BASE_REG, SAVE_OFFSET + 8), ldrX(11, BASE_REG, SAVE_OFFSET + 16), ERET);
+  }
+  if (vector.length > 32) throw new Error('the exception vector does not fit its slot');
+  words.splice(0x200 / 4, vector.length, ...vector);
+
+  const data = new Uint8Array(REGIONS_BASE - DATA_BASE + programs.length * REGION_BYTES);
+  const dv = new DataView(data.buffer);
+
+  // Under QEMU: the handler runs on an alternate stack (SP holds random values).
+  const start = here();
+  a(...mov64(0, BigInt(DATA_BASE + ALTSTACK_DESC)), movz(1, 0), movz(8, SYS_SIGALTSTACK), SVC0);
+  for (const sig of [SIGILL, SIGBUS, SIGSEGV]) {
+    a(movz(0, sig), ...mov64(1, BigInt(DATA_BASE + SIGACTION)), movz(2, 0), movz(3, 8), movz(8, SYS_RT_SIGACTION), SVC0);
+  }
+
+  const cases: CaseLayout[] = [];
   programs.forEach((p, i) => {
-    const region = DATA_BASE + i * REGION_BYTES + SCRATCH_IN_REGION;
-    const r0 = i * REGION_BYTES + SCRATCH_IN_REGION;
+    const region = REGIONS_BASE + i * REGION_BYTES + SCRATCH_IN_REGION;
+    const r0 = region - DATA_BASE;
     data.set(p.init.scratch, r0);
     for (let n = 0; n < 31; n++) dv.setBigUint64(r0 + INIT_OFFSET + 8 * n, n === BASE_REG ? BigInt(region) : p.init.x[n], true);
     dv.setBigUint64(r0 + INIT_OFFSET + 31 * 8, BigInt(p.init.nzcv >>> 0), true);
     dv.setBigUint64(r0 + INIT_OFFSET + 32 * 8, p.init.sp, true);
 
     const entry = here();
-    words.push(movz(BASE_REG, region & 0xffff), movk(BASE_REG, region >>> 16, 1), CLREX);
-    words.push(ldrX(27, BASE_REG, INIT_OFFSET + 31 * 8), msrNzcv(27));
-    words.push(ldrX(27, BASE_REG, INIT_OFFSET + 32 * 8), addImm(31, 27, 0));
-    for (let n = 0; n < 31; n++) if (n !== BASE_REG) words.push(ldrX(n, BASE_REG, INIT_OFFSET + 8 * n));
+    a(movz(BASE_REG, region & 0xffff), movk(BASE_REG, region >>> 16, 1), CLREX);
+    a(ldrX(27, BASE_REG, INIT_OFFSET + 31 * 8), msrNzcv(27));
+    a(ldrX(27, BASE_REG, INIT_OFFSET + 32 * 8), addImm(31, 27, 0));
+    for (let n = 0; n < 31; n++) if (n !== BASE_REG) a(ldrX(n, BASE_REG, INIT_OFFSET + 8 * n));
     const body = here();
     const bodyWords = layoutUnits(p.units);
-    words.push(...bodyWords);
-    for (let n = 0; n < 31; n++) words.push(strX(n, BASE_REG, DUMP_OFFSET + 8 * n));
-    words.push(mrsNzcv(0), strX(0, BASE_REG, DUMP_OFFSET + 31 * 8));
-    words.push(addImm(0, 31, 0), strX(0, BASE_REG, DUMP_OFFSET + 32 * 8));
+    a(...bodyWords);
+    for (let n = 0; n < 31; n++) a(strX(n, BASE_REG, DUMP_OFFSET + 8 * n));
+    a(mrsNzcv(0), strX(0, BASE_REG, DUMP_OFFSET + 31 * 8));
+    a(addImm(0, 31, 0), strX(0, BASE_REG, DUMP_OFFSET + 32 * 8));
     const report = here();
-    words.push(movz(8, SYS_WRITE), movz(0, 1), addImm(1, BASE_REG, 0), movz(2, REPORT_BYTES), SVC0);
+    a(movz(8, SYS_WRITE), movz(0, 1), addImm(1, BASE_REG, 0), movz(2, REPORT_BYTES), SVC0);
     cases.push({ region, entry, body, bodyWords, report });
   });
-  words.push(movz(8, SYS_EXIT), movz(0, 0), SVC0);
-  for (let i = 0; i < PAD_WORDS; i++) words.push(Math.imul(i + 7, 0x85ebca6b) >>> 0);
+  a(movz(8, SYS_EXIT), movz(0, 0), SVC0);
+
+  // The signal handler: x0 is the signal, x2 the ucontext, and x28 still the
+  // case's base, since delivery only sets x0-x2, x29, x30, SP and PC.
+  // Registers it clobbers come back from the ucontext at sigreturn.
+  const handler = here();
+  a(ldrX(9, 2, UCONTEXT_PC), addImm(10, BASE_REG, UNDEF_SLOT), addImm(11, 0, SIGILL, 0, true), cbz(11, 2), addImm(10, 10, 16));
+  a(...countInto(10, 9, 11), addImm(9, 9, 4), strX(9, 2, UCONTEXT_PC), RET);
+  const restorer = here();
+  a(movz(8, SYS_RT_SIGRETURN), SVC0);
+  for (let i = 0; i < PAD_WORDS; i++) a(Math.imul(i + 7, 0x85ebca6b) >>> 0);
+
+  // struct sigaction (arm64 kernel layout) and stack_t.
+  dv.setBigUint64(SIGACTION, BigInt(handler), true);
+  dv.setBigUint64(SIGACTION + 8, BigInt(SA_SIGINFO | SA_ONSTACK | SA_RESTORER), true);
+  dv.setBigUint64(SIGACTION + 16, BigInt(restorer), true);
+  dv.setBigUint64(SIGACTION + 24, 0n, true);
+  dv.setBigUint64(ALTSTACK_DESC, BigInt(DATA_BASE + ALTSTACK), true);
+  dv.setUint32(ALTSTACK_DESC + 8, 0, true);
+  dv.setBigUint64(ALTSTACK_DESC + 16, BigInt(ALTSTACK_BYTES), true);
+
   const code = new Uint8Array(words.length * 4);
   const cdv = new DataView(code.buffer);
   words.forEach((w, i) => cdv.setUint32(4 * i, w, true));
-  const entry = cases.length > 0 ? cases[0].entry : here() - 4 * (PAD_WORDS + 3);
-  const elf = buildStaticElf(entry, [
-    { vaddr: CODE_BASE, bytes: code, executable: true, writable: false },
-    { vaddr: DATA_BASE, bytes: data, executable: false, writable: true },
+  const codeEnd = CODE_BASE + Math.ceil(code.length / PAGE) * PAGE;
+  if (codeEnd > DATA_BASE) throw new Error('too much code for one image');
+  // All of warmboot's RAM is mapped under QEMU too (code writable as well),
+  // so an access lands or faults alike in both worlds.
+  const elf = buildStaticElf(start, [
+    { vaddr: RAM_BASE, bytes: new Uint8Array(0), memSize: CODE_BASE - RAM_BASE, executable: false, writable: true },
+    { vaddr: CODE_BASE, bytes: code, executable: true, writable: true },
+    ...(codeEnd < DATA_BASE ? [{ vaddr: codeEnd, bytes: new Uint8Array(0), memSize: DATA_BASE - codeEnd, executable: false, writable: true }] : []),
+    { vaddr: DATA_BASE, bytes: data, memSize: RAM_BASE + RAM_SIZE - DATA_BASE, executable: false, writable: true },
   ]);
   return { code, data, elf, cases };
+}
+
+/** CBZ Xt to `words` instructions ahead. */
+function cbz(rt: number, words: number): number {
+  return (0xb4000000 | (words << 5) | rt) >>> 0;
+}
+
+/** Bumps the count at [slot] and adds `pc` to the sum at [slot + 8]. */
+function countInto(slot: number, pc: number, tmp: number): number[] {
+  return [
+    ldrX(tmp, slot, 0), addImm(tmp, tmp, 1), strX(tmp, slot, 0),
+    ldrX(tmp, slot, 8), addReg(tmp, tmp, pc), strX(tmp, slot, 8),
+  ];
 }
 
 export type CaseOutcome =
@@ -189,21 +282,23 @@ export class DifferentialHarness {
     return { bytes: new Uint8Array(r.stdout), status: stderr ? `${status}; stderr: ${stderr}` : status };
   }
 
-  private machine(): VirtualMachine {
-    this.vm ??= new VirtualMachine({ ramBase: RAM_BASE, ramSize: RAM_SIZE, cpus: 1, cpuModel: findCpuModel('max')! });
-    return this.vm;
-  }
-
   private loaded: Image | undefined;
 
-  /** The case's report bytes, or why warmboot did not reach the end of the case. */
+  /**
+   * The case's report bytes, or why warmboot did not reach the end of the
+   * case. Cases run in order on one machine per image, as they do in the one
+   * QEMU process, so a stray store outside the scratch buffer has the same
+   * effect on later cases in both worlds; a fresh machine per image keeps the
+   * rest of RAM zero, like QEMU's zero-filled mappings.
+   */
   private runWarmboot(image: Image, layout: CaseLayout): Uint8Array | string {
-    const vm = this.machine();
-    if (this.loaded !== image) {
-      vm.writePhysical(CODE_BASE, image.code);
-      vm.writePhysical(DATA_BASE, image.data);
+    if (this.loaded !== image || !this.vm) {
+      this.vm = new VirtualMachine({ ramBase: RAM_BASE, ramSize: RAM_SIZE, cpus: 1, cpuModel: findCpuModel('max')! });
+      this.vm.writePhysical(CODE_BASE, image.code);
+      this.vm.writePhysical(DATA_BASE, image.data);
       this.loaded = image;
     }
+    const vm = this.vm;
     const cpu = vm.vcpus[0];
     cpu.reset(BigInt(layout.entry));
     cpu.setSysreg('VBAR_EL1', BigInt(CODE_BASE));
@@ -280,7 +375,7 @@ function compareReports(q: Uint8Array, w: Uint8Array): string[] {
   for (let n = 0; n < DUMP_SLOTS; n++) {
     const a = qd.getBigUint64(DUMP_OFFSET + 8 * n, true), b = wd.getBigUint64(DUMP_OFFSET + 8 * n, true);
     if (a === b) continue;
-    const name = n < 31 ? `x${n}` : n === 31 ? 'nzcv' : 'sp';
+    const name = n < 31 ? `x${n}` : ['nzcv', 'sp', 'UNDEFINED count', 'sum of UNDEFINED PCs', 'fault count', 'sum of fault PCs'][n - 31];
     diffs.push(n === 31
       ? `nzcv: ${(Number(a >> 28n) & 15).toString(2).padStart(4, '0')} vs ${(Number(b >> 28n) & 15).toString(2).padStart(4, '0')}`
       : `${name}: ${hex(a)} vs ${hex(b)}`);

@@ -6,9 +6,10 @@
 //
 // Environment:
 //   WARMBOOT_DIFF_SEED=<n>       run with this seed (printed on failure) instead of a random one
-//   WARMBOOT_DIFF_PROGRAMS=<n>   number of programs (default 200)
+//   WARMBOOT_DIFF_PROGRAMS=<n>   number of programs (default 1000)
 //   WARMBOOT_DIFF_LENGTH=<n>     units (tested instructions) per program (default 30)
 //   WARMBOOT_DIFF_ONLY=<i>       run only program i of the seed
+//   WARMBOOT_DIFF_REPORT=<n>     minimise and print up to n failing programs (default 3)
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateProgram, type TestProgram } from './generator.js';
@@ -23,11 +24,11 @@ function envInt(name: string, fallback: number): number {
 }
 
 const SEED = envInt('WARMBOOT_DIFF_SEED', randomInt(0, 0x100000000)) >>> 0;
-const PROGRAMS = envInt('WARMBOOT_DIFF_PROGRAMS', 200);
+const PROGRAMS = envInt('WARMBOOT_DIFF_PROGRAMS', 1000);
 const LENGTH = envInt('WARMBOOT_DIFF_LENGTH', 30);
 const ONLY = process.env.WARMBOOT_DIFF_ONLY ? envInt('WARMBOOT_DIFF_ONLY', 0) : undefined;
 /** How many failing programs to minimise and print (each costs up to LENGTH QEMU runs). */
-const REPORTED = 3;
+const REPORTED = envInt('WARMBOOT_DIFF_REPORT', 3);
 /** Programs per QEMU invocation. */
 const BATCH = 2000;
 

@@ -6,6 +6,8 @@
 export interface ElfSegment {
   readonly vaddr: number;
   readonly bytes: Uint8Array;
+  /** Bytes mapped, zero-filled past `bytes` (defaults to the length of `bytes`). */
+  readonly memSize?: number;
   readonly executable: boolean;
   readonly writable: boolean;
 }
@@ -55,7 +57,7 @@ export function buildStaticElf(entry: number, segments: readonly ElfSegment[]): 
     dv.setBigUint64(p + 16, BigInt(s.vaddr), true);
     dv.setBigUint64(p + 24, BigInt(s.vaddr), true);
     dv.setBigUint64(p + 32, BigInt(s.bytes.length), true);
-    dv.setBigUint64(p + 40, BigInt(s.bytes.length), true);
+    dv.setBigUint64(p + 40, BigInt(Math.max(s.memSize ?? 0, s.bytes.length)), true);
     dv.setBigUint64(p + 48, BigInt(PAGE), true);
     file.set(s.bytes, at);
   });
