@@ -7,11 +7,14 @@ import type { CpuModel } from '../src/cpu/cpu-models.js';
 import { execute } from '../src/cpu/interpreter/execute.js';
 import { Vcpu, VcpuExit } from '../src/cpu/vcpu.js';
 import { Pl011 } from '../src/devices/pl011.js';
+import { Pl031 } from '../src/devices/pl031.js';
 import { GuestMemory } from './guest-memory.js';
 import { handlePsciCall, PSCI_RET_INTERNAL_FAILURE, type PsciHost, SystemEventType } from './psci.js';
 
 export const PL011_BASE = 0x09000000;
 export const PL011_SIZE = 0x1000;
+export const PL031_BASE = 0x09010000;
+export const PL031_SIZE = 0x1000;
 
 export interface VmConfig {
   readonly ramBase: number;
@@ -63,6 +66,7 @@ export class VirtualMachine implements PsciHost {
   readonly codePages: CodePageIndex;
   readonly vcpus: Vcpu[];
   readonly uart: Pl011;
+  readonly rtc: Pl031;
   readonly exits: ExitCounters = { hvc: 0, smc: 0, wfi: 0, wfe: 0, systemEvent: 0, timeSlice: 0 };
   /** Which vcpus are powered on; secondaries start off, as PSCI has them. */
   readonly powered: boolean[];
@@ -85,6 +89,9 @@ export class VirtualMachine implements PsciHost {
       if (this.serialOut.length >= 4096) this.flushSerial();
     });
     this.memory.addMmio(PL011_BASE, PL011_SIZE, this.uart);
+    // Wall-clock time at creation, then the machine's own clock, as the timer's.
+    this.rtc = new Pl031(Date.now(), () => performance.now() - this.startTime);
+    this.memory.addMmio(PL031_BASE, PL031_SIZE, this.rtc);
     const counter = (): number => Math.floor((performance.now() - this.startTime) * this.ticksPerMs);
     this.vcpus = [];
     for (let i = 0; i < cfg.cpus; i++) {

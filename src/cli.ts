@@ -2,12 +2,14 @@
 // The `warmboot` command: QEMU's option spellings over the Machine API, so a
 // `qemu-system-aarch64 -M virt ...` command line runs unchanged. Files and the
 // terminal live here; the engine only sees buffers and callbacks.
-import { readFileSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, readFileSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Machine, type MachineOptions } from './machine.js';
 import { cpuModelNames } from './cpu/cpu-models.js';
 import { SystemEventType } from '../runtime/psci.js';
+import type { Pl011 } from './devices/pl011.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -212,7 +214,16 @@ function main(argv: string[]): number {
   try {
     const machine = new Machine({ ...parsed.machine, onSerialOutput: (b) => writeAll(1, b) });
     const started = performance.now();
-    const exit = machine.runToCompletion({ noReboot: parsed.machine.noReboot });
+    const input = new ConsoleInput();
+    const exit = machine.runToCompletion({
+      noReboot: parsed.machine.noReboot,
+      poll: () => {
+        if (input.poll(machine.vm.uart) === 'quit') {
+          process.stderr.write('\r\nwarmboot: terminated\r\n');
+          process.exit(0);
+        }
+      },
+    });
     if (parsed.stats) printStats(machine, performance.now() - started);
     if (exit.reason === 'system-event') {
       // Like QEMU: power-off, and a reset under -no-reboot, end with status 0.
@@ -244,6 +255,81 @@ function printStats(machine: Machine, ms: number): void {
     `  reboots: ${s.reboots}`,
   ];
   process.stderr.write(`${lines.join('\n')}\n`);
+}
+
+const UART_FR = 0x18;
+const UART_FR_RXFE = 1 << 4;
+const UART_RX_FIFO_DEPTH = 16;
+const CTRL_A = 0x01;
+
+/**
+ * The guest console's input: stdin, read without blocking between run
+ * slices (the run loop holds the thread, so stream events could never be
+ * delivered). A terminal is put in raw mode, as QEMU's -nographic does, and
+ * Ctrl-A x ends warmboot as it ends QEMU.
+ */
+class ConsoleInput {
+  private fd = -1;
+  private readonly pending: number[] = [];
+  private readonly tty: boolean;
+  private afterCtrlA = false;
+  private readonly chunk = new Uint8Array(256);
+
+  constructor() {
+    this.tty = isatty(0);
+    try {
+      // A separate open file description, so that non-blocking mode does not
+      // leak to whoever shares our stdin.
+      this.fd = openSync('/dev/stdin', fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    } catch {
+      return;
+    }
+    if (this.tty) {
+      process.stdin.setRawMode(true);
+      process.on('exit', () => process.stdin.setRawMode(false));
+    }
+  }
+
+  /** Moves typed bytes into the UART, as many as its empty receive FIFO takes. */
+  poll(uart: Pl011): 'quit' | undefined {
+    if (this.fd >= 0) {
+      let n = 0;
+      try {
+        n = readSync(this.fd, this.chunk, 0, this.chunk.length, null);
+        if (n === 0) this.close();
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') this.close();
+      }
+      for (let i = 0; i < n; i++) {
+        const b = this.chunk[i];
+        if (this.tty && this.afterCtrlA) {
+          this.afterCtrlA = false;
+          if (b === 0x78) return 'quit';
+          if (b !== CTRL_A) continue;
+        } else if (this.tty && b === CTRL_A) {
+          this.afterCtrlA = true;
+          continue;
+        }
+        this.pending.push(b);
+      }
+    }
+    // Like QEMU's character backend, hand over bytes only when the UART can
+    // take them, so nothing typed ahead is lost to an overrun.
+    if (this.pending.length > 0 && (uart.read(UART_FR) & UART_FR_RXFE) !== 0) {
+      uart.receive(Uint8Array.from(this.pending.splice(0, UART_RX_FIFO_DEPTH)));
+    }
+    return undefined;
+  }
+
+  private close(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already gone
+    }
+    this.fd = -1;
+  }
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {

@@ -3,9 +3,10 @@
 // whose exits are data. The command line (cli.ts) is a thin layer over this.
 import { placeDtb, placeInitrd, loadImage, type LoadedImage } from './board/image-loader.js';
 import { buildVirtDeviceTree } from './board/virt-device-tree.js';
-import { VIRT_FLASH_BANK_SIZE, VIRT_FLASH_BASE, VIRT_RAM_BASE } from './board/virt-memory-map.js';
+import { VIRT_FLASH_BANK_COUNT, VIRT_FLASH_BANK_SIZE, VIRT_FLASH_BASE, VIRT_RAM_BASE } from './board/virt-memory-map.js';
 import { cpuModelNames, DEFAULT_CPU_MODEL, findCpuModel } from './cpu/cpu-models.js';
 import { disassemble } from './a64/disassembler.js';
+import { CfiFlash } from './devices/cfi-flash.js';
 import { type ExitCounters, VirtualMachine, type RunOptions, type VmExit } from '../runtime/virtual-machine.js';
 import type { InvalidationCause } from './cpu/code-pages.js';
 import { SystemEventType } from '../runtime/psci.js';
@@ -73,6 +74,8 @@ export class Machine {
   private readonly plan: BootPlan;
   /** How many times the guest has been restarted by a system reset. */
   reboots = 0;
+  /** The two CFI flash banks, at 0x00000000 and 0x04000000. */
+  readonly flash: readonly CfiFlash[];
 
   constructor(options: MachineOptions) {
     this.options = options;
@@ -93,9 +96,14 @@ export class Machine {
 
     this.vm = new VirtualMachine({
       ramBase: VIRT_RAM_BASE, ramSize: memory, cpus, cpuModel: model,
-      roms: options.bios ? [{ name: 'flash0', base: VIRT_FLASH_BASE, size: VIRT_FLASH_BANK_SIZE }] : [],
+      // Both flash banks exist whether or not there is firmware, zero-filled
+      // beyond it, as QEMU's virt board has them without -drive if=pflash.
+      roms: Array.from({ length: VIRT_FLASH_BANK_COUNT }, (_, bank) => ({
+        name: `flash${bank}`, base: VIRT_FLASH_BASE + bank * VIRT_FLASH_BANK_SIZE, size: VIRT_FLASH_BANK_SIZE,
+      })),
       onSerialOutput: options.onSerialOutput, psciConduit: options.psciConduit,
     });
+    this.flash = Array.from({ length: VIRT_FLASH_BANK_COUNT }, (_, bank) => this.attachFlash(`flash${bank}`));
     this.plan = planBoot(options, memory, cpus, gicVersion);
     if (options.trace) {
       const trace = options.trace;
@@ -104,6 +112,24 @@ export class Machine {
       }
     }
     this.loadAndStart();
+  }
+
+  /**
+   * Puts a CFI flash model over a bank's memslot: it takes the bank's writes
+   * (commands), all of its accesses while in a command mode, and programs
+   * the memslot in place.
+   */
+  private attachFlash(name: string): CfiFlash {
+    const mem = this.vm.memory;
+    const slot = mem.memslots.find((s) => s.name === name);
+    if (!slot) throw new Error(`no memslot for flash bank ${name}`);
+    const flash = new CfiFlash(name, {
+      storage: mem.bytes.subarray(slot.hostOffset, slot.hostOffset + slot.size),
+      setCommandMode: (on) => mem.setMemslotDeviceMode(name, on),
+      contentsChanged: (offset, length) => this.vm.codePages.invalidateRange(slot.hostOffset + offset, length, 'guest-store'),
+    });
+    mem.addMmio(slot.base, slot.size, flash);
+    return flash;
   }
 
   /** Copies the images and device tree into guest memory and points the boot vcpu at the entry. */
@@ -165,10 +191,20 @@ export class Machine {
     };
   }
 
-  /** Runs until the guest powers off or fails; resets reboot unless `noReboot`. */
-  runToCompletion(opts: { noReboot?: boolean } = {}): MachineExit {
+  /**
+   * Runs until the guest powers off or fails; resets reboot unless `noReboot`.
+   * `poll`, when given, is called every `pollInstructions` guest instructions:
+   * the embedder's chance to feed console input while the guest runs (output
+   * is flushed at each of those stops).
+   */
+  runToCompletion(opts: { noReboot?: boolean; poll?: () => void; pollInstructions?: number } = {}): MachineExit {
+    const slice = opts.poll ? { maxInstructions: opts.pollInstructions ?? 1_000_000 } : undefined;
     for (;;) {
-      const exit = this.run();
+      const exit = this.run(slice);
+      if (exit.reason === 'instruction-limit' && opts.poll) {
+        opts.poll();
+        continue;
+      }
       if (exit.reason === 'system-event' && exit.type === SystemEventType.Reset && !opts.noReboot) {
         this.reboot();
         continue;
