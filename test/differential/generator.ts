@@ -13,6 +13,12 @@
 //    since success in any other case is IMPLEMENTATION DEFINED;
 //  - branches only jump forward over whole units, so a program is straight
 //    line code with holes.
+// And where QEMU (7.2, user mode) is not a faithful oracle:
+//  - SP is only ever a 16-byte aligned base: QEMU does not implement SP
+//    alignment checking (SCTLR_EL1.SA0), which warmboot does;
+//  - LDAPR is never misaligned: QEMU 7.2 does not alignment-check it;
+//  - encodings of features QEMU's max CPU has and warmboot's does not
+//    (MTE, pointer authentication, FlagM) are not generated.
 // A "unit" is one tested instruction (an exclusive pair counts as one) plus
 // the set-up words it needs; minimisation removes whole units.
 import { addConst, CLREX, mov64 } from './a64-encode.js';
@@ -86,7 +92,7 @@ export function interestingValue(rng: Rng): bigint {
   }
 }
 
-type UnitKind =
+export type UnitKind =
   | 'addsubImm' | 'addsubShifted' | 'addsubExt' | 'logicImm' | 'logicShifted' | 'moveWide' | 'bitfield' | 'extr'
   | 'adcSbc' | 'ccmp' | 'csel' | 'dp1' | 'dp2' | 'dp3' | 'crc32' | 'adr' | 'nzcvMove'
   | 'ldstUimm' | 'ldstImm9' | 'ldstReg' | 'ldstPair' | 'ldrLiteral' | 'ordered' | 'exclusive' | 'atomic' | 'cas'

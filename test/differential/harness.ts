@@ -238,6 +238,10 @@ const hex = (v: bigint | number): string => `0x${v.toString(16).padStart(16, '0'
 
 export class DifferentialHarness {
   private vm: VirtualMachine | undefined;
+
+  /** `cpu` is warmboot's model; QEMU always runs `-cpu max`. Another model is only for testing the harness. */
+  constructor(private readonly cpu = 'max') {}
+
   private readonly tmp = mkdtempSync(join(tmpdir(), 'warmboot-diff-'));
   private seq = 0;
   /** Time spent in QEMU and in warmboot, for the report. */
@@ -293,7 +297,7 @@ export class DifferentialHarness {
    */
   private runWarmboot(image: Image, layout: CaseLayout): Uint8Array | string {
     if (this.loaded !== image || !this.vm) {
-      this.vm = new VirtualMachine({ ramBase: RAM_BASE, ramSize: RAM_SIZE, cpus: 1, cpuModel: findCpuModel('max')! });
+      this.vm = new VirtualMachine({ ramBase: RAM_BASE, ramSize: RAM_SIZE, cpus: 1, cpuModel: findCpuModel(this.cpu)! });
       this.vm.writePhysical(CODE_BASE, image.code);
       this.vm.writePhysical(DATA_BASE, image.data);
       this.loaded = image;

@@ -12,7 +12,8 @@
 //   WARMBOOT_DIFF_REPORT=<n>     minimise and print up to n failing programs (default 3)
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateProgram, type TestProgram } from './generator.js';
+import { generateProgram, ProgramGenerator, type TestProgram } from './generator.js';
+import { Rng } from './rng.js';
 import { DifferentialHarness, requireTools } from './harness.js';
 
 function envInt(name: string, fallback: number): number {
@@ -46,6 +47,24 @@ describe('random integer programs: warmboot vs qemu-aarch64', () => {
     const programs = [0, 1, 2].map((i) => ({ ...generateProgram(SEED, i, 0), units: [] }));
     const res = harness.runBatch(programs);
     expect(res.outcomes).toEqual(programs.map(() => ({ kind: 'ok' })));
+  });
+
+  it('notices a difference and minimises it (warmboot as a cortex-a57, without LSE)', () => {
+    const gen = new ProgramGenerator(new Rng(SEED, 0));
+    const init = gen.program(0).init;
+    const plain = (['addsubShifted', 'ldstPair', 'dp3', 'csel', 'ldstImm9', 'bitfield'] as const).map((k) => gen.unit(k));
+    const cas = gen.unit('cas');
+    const program = { init, units: [...plain.slice(0, 3), cas, ...plain.slice(3)] };
+    const a57 = new DifferentialHarness('cortex-a57');
+    try {
+      const min = a57.minimise(program);
+      expect(min.program.units).toEqual([cas]);
+      expect(min.outcome.kind).toBe('mismatch');
+      const diffs = min.outcome.kind === 'mismatch' ? min.outcome.diffs : [];
+      expect(diffs.some((d) => d.startsWith('UNDEFINED count: 0x0000000000000000 vs 0x0000000000000001'))).toBe(true);
+    } finally {
+      a57.dispose();
+    }
   });
 
   it(`agrees on ${ONLY !== undefined ? `program ${ONLY}` : `${PROGRAMS} programs`} of ${LENGTH} instructions (seed ${SEED})`, () => {
