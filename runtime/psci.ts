@@ -85,9 +85,18 @@ function affinityMask(level: number): bigint {
 
 const ret = (v: number): PsciOutcome => ({ kind: 'return', value: BigInt.asUintN(64, BigInt(v)) });
 
+/**
+ * KVM's kvm_psci_valid_affinity: an affinity argument with bits outside
+ * Aff3-Aff0 (MPIDR_EL1 as read, with its RES1 bit 31, for one) names no cpu.
+ */
+function validAffinity(mpidr: bigint): boolean {
+  return (mpidr & ~MPIDR_HWID_MASK) === 0n;
+}
+
 function findVcpu(host: PsciHost, mpidr: bigint): number {
+  if (!validAffinity(mpidr)) return -1;
   for (let i = 0; i < host.vcpuCount; i++) {
-    if ((host.mpidr(i) & MPIDR_HWID_MASK) === (mpidr & MPIDR_HWID_MASK)) return i;
+    if ((host.mpidr(i) & MPIDR_HWID_MASK) === mpidr) return i;
   }
   return -1;
 }
@@ -130,7 +139,7 @@ export function handlePsciCall(host: PsciHost, x: readonly bigint[]): PsciOutcom
     case PSCI_AFFINITY_INFO_32:
     case PSCI_AFFINITY_INFO_64: {
       const level = Number(arg(2));
-      if (arg(2) > 3n) return ret(PSCI_RET_INVALID_PARAMETERS);
+      if (!validAffinity(arg(1)) || arg(2) > 3n) return ret(PSCI_RET_INVALID_PARAMETERS);
       const mask = affinityMask(level);
       const target = arg(1) & mask;
       let matched = false;

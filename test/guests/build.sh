@@ -2,7 +2,11 @@
 # Builds the bare-metal test guests for QEMU's virt board into build/.
 # Usage: test/guests/build.sh  (from any directory; CROSS_COMPILE overrides the toolchain prefix)
 # Outputs: hello.elf, hello.bin (raw), hello-image.elf + hello.Image (arm64
-# Image header), intcheck.elf, undef.elf. All are linked at 0x40080000.
+# Image header), intcheck.elf, undef.elf, and the SMP/run-loop guests psci.elf,
+# psci-smc.elf, cpuonoff.elf, sysevent-*.elf, reset.elf, reset-mmu.elf,
+# selfmod.elf, selfmod-mmu.elf. All are linked at 0x40080000.
+# Every output is written under a temporary name and renamed into place, so
+# test files that build concurrently never read a half-written image.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,18 +51,37 @@ link() {
     name=$1
     march=$2
     shift 2
-    $CC $CFLAGS_COMMON -march="$march" $LDFLAGS -o "$out/$name.elf" \
+    $CC $CFLAGS_COMMON -march="$march" $LDFLAGS -o "$out/$name.elf.tmp.$$" \
         "$@" "$here/common/start.S" "$here/common/vectors.S" "$here/common/runtime.c"
+    mv -f "$out/$name.elf.tmp.$$" "$out/$name.elf"
+}
+
+# link_smp NAME MARCH [-DFLAGS...] SOURCES... : as link, plus the secondary-cpu
+# entry and PSCI helpers of common/smp.S and common/smp.c.
+link_smp() {
+    name=$1
+    march=$2
+    shift 2
+    link "$name" "$march" "$@" "$here/common/smp.S" "$here/common/smp.c"
+}
+
+# objcopy_bin ELF BIN: a raw image, renamed into place like the ELFs.
+objcopy_bin() {
+    $OBJCOPY -O binary "$1" "$2.tmp.$$"
+    mv -f "$2.tmp.$$" "$2"
 }
 
 link hello armv8-a "$here/hello/hello.c"
 # Raw binary: QEMU loads a file with neither ELF nor Image magic at RAM + 0x80000.
-$OBJCOPY -O binary "$out/hello.elf" "$out/hello.bin"
+objcopy_bin "$out/hello.elf" "$out/hello.bin"
 
 link hello-image armv8-a "$here/common/image-head.S" "$here/hello/hello.c"
-$OBJCOPY -O binary "$out/hello-image.elf" "$out/hello.Image"
+objcopy_bin "$out/hello-image.elf" "$out/hello.Image"
 
 link intcheck armv8.1-a+crc "$here/intcheck/intcheck.c"
 link undef armv8-a "$here/undef/undef.c"
+
+link_smp psci armv8-a "$here/psci/psci.c"
+link_smp psci-smc armv8-a -DCONDUIT_SMC "$here/psci/psci.c"
 
 echo "build.sh: guests built in $out"
