@@ -83,5 +83,8 @@ link undef armv8-a "$here/undef/undef.c"
 
 link_smp psci armv8-a "$here/psci/psci.c"
 link_smp psci-smc armv8-a -DCONDUIT_SMC "$here/psci/psci.c"
+# armv8-a: the LSE instructions are enabled only inside the asm that checks
+# ID_AA64ISAR0_EL1 first, so the compiler never emits them on its own.
+link_smp cpuonoff armv8-a "$here/cpuonoff/cpuonoff.c"
 
 echo "build.sh: guests built in $out"
