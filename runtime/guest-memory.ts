@@ -30,6 +30,12 @@ export interface GuestMemoryLayout {
   ramSize: number;
   /** Read-only memory slots other than RAM (flash with firmware). */
   roms?: { name: string; base: number; size: number }[];
+  /**
+   * Bytes reserved after the vcpu state blocks for the engine's own tables
+   * (code-page flags, the JIT's dispatch table), which generated code reaches
+   * in the same memory as guest RAM.
+   */
+  reserveBytes?: number;
 }
 
 export class MemoryLimitError extends Error {}
@@ -46,6 +52,9 @@ export class GuestMemory implements PhysicalBus {
   readonly ramSize: number;
   readonly ramHostOffset: number;
   readonly memslots: Memslot[] = [];
+  /** Where the reserved bytes (layout.reserveBytes) start in the buffer. */
+  readonly reservedOffset: number;
+  readonly reservedBytes: number;
   private readonly mmio: MmioRegion[] = [];
   /** Counted MMIO accesses, reads and writes. */
   mmioReads = 0;
@@ -62,6 +71,9 @@ export class GuestMemory implements PhysicalBus {
 
   constructor(layout: GuestMemoryLayout) {
     let offset = align(layout.vcpus * VCPU_STATE_BYTES, WASM_PAGE);
+    this.reservedOffset = offset;
+    this.reservedBytes = layout.reserveBytes ?? 0;
+    offset = align(offset + this.reservedBytes, WASM_PAGE);
     const roms: Memslot[] = [];
     for (const rom of layout.roms ?? []) {
       roms.push({ name: rom.name, base: rom.base, size: rom.size, hostOffset: offset, readonly: true });

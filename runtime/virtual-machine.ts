@@ -8,6 +8,8 @@ import { execute } from '../src/cpu/interpreter/execute.js';
 import { Vcpu, VcpuExit } from '../src/cpu/vcpu.js';
 import { Pl011 } from '../src/devices/pl011.js';
 import { Pl031 } from '../src/devices/pl031.js';
+import { JitEngine, type JitOptions } from '../jit/engine.js';
+import { jitArea, reservedBytesFor } from '../jit/layout.js';
 import { GuestMemory } from './guest-memory.js';
 import { handlePsciCall, PSCI_RET_INTERNAL_FAILURE, type PsciHost, SystemEventType } from './psci.js';
 
@@ -29,6 +31,8 @@ export interface VmConfig {
   readonly onSerialOutput?: (bytes: Uint8Array) => void;
   /** The PSCI conduit the device tree names; calls through the other one are UNDEFINED. Default 'hvc'. */
   readonly psciConduit?: 'hvc' | 'smc';
+  /** Translate hot code to WebAssembly (jit/); without it, the interpreter runs everything. */
+  readonly jit?: JitOptions;
 }
 
 export type VmExit =
@@ -64,6 +68,8 @@ const SMP_SLICE_INSTRUCTIONS = 10_000;
 export class VirtualMachine implements PsciHost {
   readonly memory: GuestMemory;
   readonly codePages: CodePageIndex;
+  /** The JIT tier, when enabled. */
+  jit: JitEngine | undefined;
   readonly vcpus: Vcpu[];
   readonly uart: Pl011;
   readonly rtc: Pl031;
@@ -79,8 +85,15 @@ export class VirtualMachine implements PsciHost {
   private pauseRequested = false;
 
   constructor(cfg: VmConfig) {
-    this.memory = new GuestMemory({ vcpus: cfg.cpus, ramBase: cfg.ramBase, ramSize: cfg.ramSize, roms: cfg.roms });
-    this.codePages = new CodePageIndex(this.memory.buffer.byteLength);
+    // The engine's tables (code-page flags, the JIT's dispatch table) live in
+    // the shared memory too, sized for the largest buffer this layout makes.
+    const romBytes = (cfg.roms ?? []).reduce((n, r) => n + r.size, 0);
+    const estimate = cfg.cpus * 4096 + romBytes + cfg.ramSize + 16 * 65536;
+    const reserveBytes = reservedBytesFor(estimate + reservedBytesFor(estimate));
+    this.memory = new GuestMemory({ vcpus: cfg.cpus, ramBase: cfg.ramBase, ramSize: cfg.ramSize, roms: cfg.roms, reserveBytes });
+    const area = jitArea(this.memory.reservedOffset, this.memory.reservedBytes);
+    this.codePages = new CodePageIndex(this.memory.buffer.byteLength, new Uint8Array(this.memory.buffer, area.flagsBase, area.flagsBytes));
+    this.jit = cfg.jit ? new JitEngine(cfg.jit, this.memory, this.codePages) : undefined;
     this.ticksPerMs = (cfg.counterFrequency ?? 62_500_000) / 1000;
     this.conduit = cfg.psciConduit === 'smc' ? VcpuExit.Smc : VcpuExit.Hvc;
     this.onSerialOutput = cfg.onSerialOutput;
@@ -203,7 +216,8 @@ export class VirtualMachine implements PsciHost {
           anyRan = true;
           const v = this.vcpus[i];
           const before = v.retired;
-          const exit = execute(v, Math.min(slice, limit - executed));
+          const budget = Math.min(slice, limit - executed);
+          const exit = this.jit ? this.jit.run(v, budget) : execute(v, budget);
           executed += v.retired - before;
           v.syncRetired();
           const result = this.handleExit(v, exit);

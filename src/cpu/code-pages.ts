@@ -27,8 +27,20 @@ export class CodePageIndex {
     'guest-store': 0, 'host-write': 0, 'ic-maintenance': 0, 'stage2-unmap': 0,
   };
 
-  constructor(bufferBytes: number) {
-    this.flags = new Uint8Array(Math.ceil(bufferBytes / CODE_PAGE_BYTES));
+  /**
+   * Told about every page dropped, before anything can run from it again:
+   * the JIT drops its translations of the page here.
+   */
+  onInvalidate: ((hostPage: number, cause: InvalidationCause) => void) | undefined = undefined;
+
+  /**
+   * `flags` may be a view into the shared memory, so that generated code
+   * checks the same bytes on its inline store path.
+   */
+  constructor(bufferBytes: number, flags?: Uint8Array) {
+    const n = Math.ceil(bufferBytes / CODE_PAGE_BYTES);
+    if (flags !== undefined && flags.length < n) throw new RangeError(`code-page flags: ${flags.length} bytes for ${n} pages`);
+    this.flags = flags ?? new Uint8Array(n);
   }
 
   page(hostPage: number): DecodedPage {
@@ -50,6 +62,7 @@ export class CodePageIndex {
       this.pages.delete(hostPage);
     }
     this.invalidations[cause]++;
+    this.onInvalidate?.(hostPage, cause);
   }
 
   invalidateRange(hostOffset: number, length: number, cause: InvalidationCause): void {

@@ -28,6 +28,12 @@ export const SLOT_EXCL_VALUE = 41;
 export const SLOT_EXCL_VALUE2 = 42;
 /** Instructions retired by this vcpu, as a 64-bit count. */
 export const SLOT_RETIRED = 43;
+/**
+ * The JIT's per-vcpu words (jit/layout.ts), at the end of the block, clear of
+ * the system registers: the remaining instruction budget, the breakpoint,
+ * slow-path results.
+ */
+export const SLOT_JIT_BASE = 496;
 /** First slot of the system registers (see system-registers.ts). */
 export const SLOT_SYSREG_BASE = 64;
 export const SLOT_COUNT = VCPU_STATE_BYTES / 8;

@@ -18,10 +18,18 @@ function decodeAt(c: Vcpu, page: DecodedPage, pageHost: number, idx: number): Ha
 }
 
 /**
- * Runs up to `budget` instructions. Returns why it stopped; the PC then
- * points at the next instruction to execute.
+ * Called at each block start (the first instruction run after a taken branch,
+ * an exception or a page crossing) with the host offset of the PC; returning
+ * true stops the loop there (the JIT takes over: jit/engine.ts).
  */
-export function execute(c: Vcpu, budget: number): VcpuExit {
+export type BlockStartHook = (c: Vcpu, host: number) => boolean;
+
+/**
+ * Runs up to `budget` instructions. Returns why it stopped; the PC then
+ * points at the next instruction to execute. When `onBlockStart` stops the
+ * loop the result is BudgetExhausted.
+ */
+export function execute(c: Vcpu, budget: number, onBlockStart?: BlockStartHook): VcpuExit {
   const r = c.r;
   const checked = c.tracer !== undefined || c.breakpoint !== undefined;
   let remaining = budget;
@@ -40,6 +48,7 @@ export function execute(c: Vcpu, budget: number): VcpuExit {
     }
     const host = c.fetchOffset(pcLo, pcHi);
     if (host < 0) continue;
+    if (onBlockStart !== undefined && onBlockStart(c, host)) break;
     const pageHost = host - (host & (CODE_PAGE_BYTES - 1));
     // Loops branch back into the page they are on: skip the index lookup then.
     let page = c.lastPage;

@@ -1,0 +1,951 @@
+// Translates a region (jit/region.ts) into one Binaryen function, emitter by
+// emitter from the decode table's entries and fields. Guest registers live in
+// Wasm locals for the whole function: loaded on entry, stored at every exit and
+// around every call out. Anything without an emitter runs the interpreter's own
+// handler through the trampoline, so semantics never depend on coverage here.
+import type BinaryenNs from 'binaryen';
+import type { DecodedInstruction } from '../src/a64/decoder.js';
+import { decodeBitMasks } from '../src/cpu/interpreter/alu.js';
+import { SLOT_EXCL_SIZE, SLOT_NZCV, SLOT_PC, SLOT_SP } from '../src/cpu/state-layout.js';
+import {
+  CTX_ALIGN, CTX_SP_ALIGN, HELPER_EXIT, HELPER_NEXT_PC, HELPER_NOT_RETIRED, JIT_BP, JIT_BP_ON, JIT_BUDGET, JIT_INFO,
+  JIT_SCRATCH, JitCode,
+} from './layout.js';
+import type { Block, Insn, Region } from './region.js';
+
+export type Binaryen = typeof BinaryenNs;
+type Module = BinaryenNs.Module;
+type X = number;
+
+export interface CodegenEnv {
+  readonly ramBase: number;
+  readonly ramSize: number;
+  readonly ramHost: number;
+  readonly flagsBase: number;
+  /** Byte offset of SCTLR_EL1 in a vcpu's state block. */
+  readonly sctlrOffset: number;
+  /** Registers the interpreter handler of `d` for the trampoline; returns its id. */
+  handlerId(d: DecodedInstruction | undefined): number;
+}
+
+const PC = 8 * SLOT_PC;
+const NZCV = 8 * SLOT_NZCV;
+const EXCL_SIZE = 8 * SLOT_EXCL_SIZE;
+
+// Local indices. Params: 0 state base, 1 entry block.
+const L_STATE = 0;
+const L_ENTRY = 1;
+const L_REG = 2; // X0..X30 at 2..32, SP at 33
+const L_NZCV = 34;
+const L_REM = 35;
+const L_BI = 36;
+const L_CODE = 37;
+const L_ADDR = 38;
+const L_HOST = 39;
+const L_ST = 40;
+const L_FA = 41; // fused-compare operands, 64-bit
+const L_FB = 42;
+const L_FA32 = 43;
+const L_FB32 = 44;
+const L_T64 = 45; // 8 i64 temporaries
+const L_T32 = 53; // 8 i32 temporaries
+const L_VAL = 61;
+const L_VAL2 = 62;
+const L_LEAVE = 63;
+const L_NEWBASE = 64;
+
+export const HELPER_IMPORTS = ['tramp', 'ld', 'st', 'spchk'] as const;
+
+/** Sets up a module that imports the shared memory and the helpers. */
+export function newModule(B: Binaryen, memoryPages: number, shared: boolean): Module {
+  const m = new B.Module();
+  m.setFeatures(B.Features.MVP | B.Features.SignExt | B.Features.Atomics | B.Features.MutableGlobals | B.Features.BulkMemory);
+  m.setMemory(memoryPages, memoryPages, null, [], shared);
+  m.addMemoryImport('0', 'env', 'memory', shared);
+  const i32 = B.i32;
+  m.addFunctionImport('tramp', 'env', 'tramp', B.createType([i32, i32, i32]), i32);
+  m.addFunctionImport('ld', 'env', 'ld', B.createType([i32, i32, i32, i32, i32]), i32);
+  m.addFunctionImport('st', 'env', 'st', B.createType([i32, i32, i32, i32, i32, i32, i32]), i32);
+  m.addFunctionImport('spchk', 'env', 'spchk', B.createType([i32, i32]), i32);
+  return m;
+}
+
+type FlagSource =
+  | { kind: 'sub' | 'add'; sf: boolean }
+  | { kind: 'logic'; sf: boolean }
+  | undefined;
+
+interface Cur {
+  block: Block;
+  k: number;
+  j: number;
+  len: number;
+  insn: Insn;
+}
+
+function lo32(v: bigint): number {
+  return Number(BigInt.asIntN(32, v));
+}
+
+function hi32(v: bigint): number {
+  return Number(BigInt.asIntN(32, v >> 32n));
+}
+
+function sext(v: number, bits: number): number {
+  const s = 32 - bits;
+  return (v << s) >> s;
+}
+
+/** Emits one region as function `name` of type (state: i32, entry: i32) -> i32. */
+export class RegionEmitter {
+  private readonly used = new Set<number>();
+  private readonly written = new Set<number>();
+  private nzcvRead = false;
+  private nzcvWritten = false;
+  private readonly flushes: X[] = [];
+  private readonly reloads: X[] = [];
+  private readonly index = new Map<bigint, number>();
+  private flags: FlagSource = undefined;
+  private cur!: Cur;
+  /** How many instructions went through the trampoline (for stats), and their handler ids. */
+  trampolined = 0;
+  readonly handlerIds: number[] = [];
+
+  constructor(private readonly B: Binaryen, private readonly m: Module, private readonly env: CodegenEnv, private readonly region: Region) {
+    region.blocks.forEach((b, i) => this.index.set(b.pc, i));
+  }
+
+  emit(name: string): void {
+    const { B, m } = this;
+    const codes = this.region.blocks.map((b, k) => this.emitBlock(b, k));
+    // br_table targets: branching to label bk lands on block k's code.
+    const names = codes.map((_, k) => `b${k}`);
+    let nest = m.block(names[0], [m.switch(names, names[0], m.local.get(L_BI, B.i32))]);
+    for (let k = 0; k < codes.length; k++) {
+      nest = m.block(k + 1 < codes.length ? names[k + 1] : null, [nest, ...codes[k]]);
+    }
+    const body: X[] = [];
+    for (const r of this.used) body.push(m.local.set(L_REG + r, this.loadReg(r)));
+    if (this.nzcvRead || this.nzcvWritten) body.push(m.local.set(L_NZCV, m.i32.load(NZCV, 4, this.state())));
+    body.push(m.local.set(L_REM, m.i32.load(JIT_BUDGET, 4, this.state())));
+    body.push(m.local.set(L_BI, m.local.get(L_ENTRY, B.i32)));
+    body.push(m.block('exit', [m.loop('top', nest)]));
+    body.push(...this.storeWritten());
+    body.push(m.i32.store(JIT_BUDGET, 4, this.state(), m.local.get(L_REM, B.i32)));
+    body.push(m.return(m.local.get(L_CODE, B.i32)));
+    // Call-out sites were emitted before the register sets were known: fill them in now.
+    const blockApi = (B as unknown as { Block: { appendChild(block: X, child: X): number } }).Block;
+    for (const f of this.flushes) for (const e of this.storeWritten()) blockApi.appendChild(f, e);
+    for (const r of this.reloads) for (const e of this.loadUsed()) blockApi.appendChild(r, e);
+    const i64 = B.i64, i32 = B.i32;
+    const vars = [
+      ...Array<number>(32).fill(i64), i32, i32, i32, i32, i64, i32, i32, i64, i64, i32, i32,
+      ...Array<number>(8).fill(i64), ...Array<number>(8).fill(i32), i64, i64, i32, i64,
+    ];
+    m.addFunction(name, B.createType([i32, i32]), i32, vars, m.block(null, body));
+    m.addFunctionExport(name, name);
+  }
+
+  // ---- State and registers ----
+
+  private state(): X {
+    return this.m.local.get(L_STATE, this.B.i32);
+  }
+
+  private loadReg(r: number): X {
+    return this.m.i64.load(8 * (r === 31 ? SLOT_SP : r), 8, this.state());
+  }
+
+  private storeWritten(): X[] {
+    const { m, B } = this;
+    const out: X[] = [];
+    for (const r of this.written) out.push(m.i64.store(8 * (r === 31 ? SLOT_SP : r), 8, this.state(), m.local.get(L_REG + r, B.i64)));
+    if (this.nzcvWritten) out.push(m.i32.store(NZCV, 4, this.state(), m.local.get(L_NZCV, B.i32)));
+    return out;
+  }
+
+  private loadUsed(): X[] {
+    const { m } = this;
+    const out: X[] = [];
+    for (const r of this.used) out.push(m.local.set(L_REG + r, this.loadReg(r)));
+    if (this.nzcvRead || this.nzcvWritten) out.push(m.local.set(L_NZCV, m.i32.load(NZCV, 4, this.state())));
+    return out;
+  }
+
+  /** Xn, where 31 reads as zero. */
+  private x(n: number): X {
+    if (n === 31) return this.m.i64.const(0n);
+    this.used.add(n);
+    return this.m.local.get(L_REG + n, this.B.i64);
+  }
+
+  /** Xn, where 31 is SP. */
+  private xsp(n: number): X {
+    this.used.add(n);
+    return this.m.local.get(L_REG + n, this.B.i64);
+  }
+
+  private w(n: number): X {
+    return this.m.i32.wrap(this.x(n));
+  }
+
+  private setX(n: number, e: X): X {
+    if (n === 31) return this.m.drop(e);
+    this.used.add(n);
+    this.written.add(n);
+    return this.m.local.set(L_REG + n, e);
+  }
+
+  private setXsp(n: number, e: X): X {
+    this.used.add(n);
+    this.written.add(n);
+    return this.m.local.set(L_REG + n, e);
+  }
+
+  private setW(n: number, e32: X): X {
+    return this.setX(n, this.m.i64.extend_u(e32));
+  }
+
+  private nzcv(): X {
+    this.nzcvRead = true;
+    return this.m.local.get(L_NZCV, this.B.i32);
+  }
+
+  private setNzcv(e: X): X {
+    this.nzcvWritten = true;
+    return this.m.local.set(L_NZCV, e);
+  }
+
+  private c64(v: bigint | number): X {
+    return this.m.i64.const(BigInt.asIntN(64, BigInt(v)));
+  }
+
+  private c32(v: number): X {
+    return this.m.i32.const(v | 0);
+  }
+
+  private t64(i: number): number {
+    return L_T64 + i;
+  }
+
+  private t32(i: number): number {
+    return L_T32 + i;
+  }
+
+  private get64(l: number): X {
+    return this.m.local.get(l, this.B.i64);
+  }
+
+  private get32(l: number): X {
+    return this.m.local.get(l, this.B.i32);
+  }
+
+  // ---- Exits ----
+
+  /** Leaves the region: the PC (when given) is stored, `retiredInBlock` of the block's instructions count. */
+  private leave(code: JitCode, pc: bigint | undefined, retiredInBlock: number): X {
+    const { m, B } = this;
+    const out: X[] = [];
+    if (pc !== undefined) out.push(m.i64.store(PC, 8, this.state(), this.c64(pc)));
+    const unretired = this.cur.len - retiredInBlock;
+    if (unretired !== 0) out.push(m.local.set(L_REM, m.i32.add(m.local.get(L_REM, B.i32), this.c32(unretired))));
+    out.push(m.local.set(L_CODE, this.c32(code)));
+    out.push(m.br('exit'));
+    return m.block(null, out);
+  }
+
+  /** Goes on at `pc`: inside the region when it is a block of it, else through the dispatcher. */
+  private jumpTo(pc: bigint): X {
+    const { m } = this;
+    const k = this.index.get(pc);
+    const retired = this.cur.j + 1;
+    if (k !== undefined) {
+      const out: X[] = [];
+      const unretired = this.cur.len - retired;
+      if (unretired !== 0) out.push(m.local.set(L_REM, m.i32.add(m.local.get(L_REM, this.B.i32), this.c32(unretired))));
+      out.push(m.local.set(L_BI, this.c32(k)), m.br('top'));
+      return m.block(null, out);
+    }
+    return this.leave(JitCode.Continue, pc, retired);
+  }
+
+  /** After a helper returned nonzero status in L_ST: leave as the status says (layout.ts HELPER_*). */
+  private helperExit(): X {
+    const { m, B } = this;
+    const st = (): X => m.local.get(L_ST, B.i32);
+    const unretired = this.cur.len - this.cur.j - 1;
+    return m.block(null, [
+      m.local.set(L_REM, m.i32.add(m.local.get(L_REM, B.i32),
+        m.i32.add(this.c32(unretired), m.i32.and(m.i32.shr_u(st(), this.c32(1)), this.c32(1))))),
+      m.if(m.i32.and(st(), this.c32(HELPER_NEXT_PC)), m.i64.store(PC, 8, this.state(), this.c64(this.cur.insn.pc + 4n))),
+      m.local.set(L_CODE, m.select(m.i32.and(st(), this.c32(HELPER_EXIT)), this.c32(JitCode.Exit), this.c32(JitCode.Continue))),
+      m.br('exit'),
+    ]);
+  }
+
+  /** A call out: registers to memory first, back into locals after (the callee may change any of them). */
+  private callOut(call: X): X[] {
+    const { m } = this;
+    const flush = m.block(null, []);
+    const reload = m.block(null, []);
+    this.flushes.push(flush);
+    this.reloads.push(reload);
+    this.flags = undefined;
+    return [flush, m.local.set(L_ST, call), reload];
+  }
+
+  private pcArgs(): [X, X] {
+    const pc = this.cur.insn.pc;
+    return [this.c32(lo32(pc)), this.c32(hi32(pc))];
+  }
+
+  // ---- Blocks ----
+
+  private emitBlock(block: Block, k: number): X[] {
+    const { m, B } = this;
+    const len = block.insns.length;
+    this.cur = { block, k, j: -1, len, insn: block.insns[0] };
+    this.flags = undefined;
+    const out: X[] = [];
+    const interpret = m.block(null, [
+      m.i64.store(PC, 8, this.state(), this.c64(block.pc)),
+      m.i32.store(JIT_INFO, 4, this.state(), this.c32(len)),
+      m.local.set(L_CODE, this.c32(JitCode.Interpret)),
+      m.br('exit'),
+    ]);
+    // A breakpoint inside the block, or too little budget left for all of it:
+    // the interpreter runs it, exactly.
+    out.push(m.if(
+      m.i32.or(
+        m.i32.lt_u(m.local.get(L_REM, B.i32), this.c32(len)),
+        m.i32.and(
+          m.i32.load(JIT_BP_ON, 4, this.state()),
+          m.i64.lt_u(m.i64.sub(m.i64.load(JIT_BP, 8, this.state()), this.c64(block.pc)), this.c64(len * 4)),
+        ),
+      ),
+      interpret,
+    ));
+    out.push(m.local.set(L_REM, m.i32.sub(m.local.get(L_REM, B.i32), this.c32(len))));
+    let ended = false;
+    for (let j = 0; j < len; j++) {
+      const insn = block.insns[j];
+      this.cur.j = j;
+      this.cur.insn = insn;
+      const r = this.emitInsn(insn);
+      out.push(...r.code);
+      if (r.ends) { ended = true; break; }
+    }
+    if (!ended) {
+      this.cur.j = len - 1;
+      out.push(this.jumpTo(block.insns[len - 1].pc + 4n));
+    }
+    return out;
+  }
+
+  private emitInsn(insn: Insn): { code: X[]; ends: boolean } {
+    const d = insn.d;
+    if (d !== undefined) {
+      const code = this.emitKnown(d);
+      if (code !== undefined) return code;
+    }
+    return { code: this.trampoline(d), ends: false };
+  }
+
+  private trampoline(d: DecodedInstruction | undefined): X[] {
+    const { m, B } = this;
+    this.trampolined++;
+    const id = this.env.handlerId(d);
+    this.handlerIds.push(id);
+    const [pl, ph] = this.pcArgs();
+    return [
+      ...this.callOut(m.call('tramp', [this.c32(id), pl, ph], B.i32)),
+      m.if(m.local.get(L_ST, B.i32), this.helperExit()),
+    ];
+  }
+
+  /** Emitted code for instructions with an emitter; undefined sends them to the trampoline. */
+  private emitKnown(d: DecodedInstruction): { code: X[]; ends: boolean } | undefined {
+    const f = d.fields;
+    const s = (code: X[]): { code: X[]; ends: boolean } => ({ code, ends: false });
+    switch (d.name) {
+      case 'ADDSUB_IMM': return s(this.addSub(f.sf === 1, f.op === 1, f.S === 1, f.Rd, true, f.S !== 1, f.Rn, true,
+        this.c64(f.imm12 << (f.sh * 12))));
+      case 'ADDSUB_SHIFTED': return s(this.addSub(f.sf === 1, f.op === 1, f.S === 1, f.Rd, false, false, f.Rn, false,
+        this.shifted(f.Rm, f.sf === 1, f.shift, f.imm6)));
+      case 'ADDSUB_EXT': return s(this.addSub(f.sf === 1, f.op === 1, f.S === 1, f.Rd, true, f.S !== 1, f.Rn, true,
+        this.extended(f.Rm, f.option, f.imm3)));
+      case 'LOGIC_IMM': {
+        const [wlo, whi] = decodeBitMasks(f.N, f.imms, f.immr, f.sf ? 64 : 32);
+        const imm = (BigInt(whi >>> 0) << 32n) | BigInt(wlo >>> 0);
+        return s(this.logic(f.sf === 1, f.opc, f.Rd, f.opc !== 3, f.Rn, this.c64(f.sf ? imm : imm & 0xffffffffn)));
+      }
+      case 'LOGIC_SHIFTED': {
+        let op2 = this.shifted(f.Rm, f.sf === 1, f.shift, f.imm6);
+        if (f.N) op2 = this.m.i64.xor(op2, this.c64(-1n));
+        return s(this.logic(f.sf === 1, f.opc, f.Rd, false, f.Rn, op2));
+      }
+      case 'MOVE_WIDE': return s(this.moveWide(f));
+      case 'BITFIELD': return s(this.bitfield(f));
+      case 'EXTR': return s(this.extr(f));
+      case 'ADR': case 'ADRP': {
+        const imm = BigInt(sext((f.immhi << 2) | f.immlo, 21));
+        const pc = this.cur.insn.pc;
+        const v = d.name === 'ADRP' ? (pc & ~0xfffn) + (imm << 12n) : pc + imm;
+        return s([this.setX(f.Rd, this.c64(v))]);
+      }
+      case 'CSEL': return s(this.csel(f));
+      case 'CCMP_REG': case 'CCMP_IMM': return s(this.ccmp(f, d.name === 'CCMP_IMM'));
+      case 'DP_3SRC': return this.dp3(f);
+      case 'DP_2SRC': return s(this.dp2(f));
+      case 'DP_1SRC': return this.dp1(f);
+      case 'B_UNCOND': {
+        const target = this.cur.insn.pc + BigInt(sext(f.imm26, 26) * 4);
+        const out: X[] = [];
+        if (f.op) out.push(this.setX(30, this.c64(this.cur.insn.pc + 4n)));
+        out.push(this.jumpTo(target));
+        return { code: out, ends: true };
+      }
+      case 'B_COND': return this.condBranch(this.cond(f.cond), sext(f.imm19, 19));
+      case 'CB': {
+        const zero = f.sf ? this.m.i64.eqz(this.x(f.Rt)) : this.m.i32.eqz(this.w(f.Rt));
+        return this.condBranch(f.op ? this.m.i32.eqz(zero) : zero, sext(f.imm19, 19));
+      }
+      case 'TB': {
+        const bit = (f.b5 << 5) | f.b40;
+        const set = this.m.i32.wrap(this.m.i64.and(this.m.i64.shr_u(this.x(f.Rt), this.c64(bit)), this.c64(1)));
+        return this.condBranch(f.op ? set : this.m.i32.eqz(set), sext(f.imm14, 14));
+      }
+      case 'BR': case 'BLR': case 'RET': {
+        const { m } = this;
+        const out: X[] = [m.local.set(this.t64(0), this.x(f.Rn))];
+        if (d.name === 'BLR') out.push(this.setX(30, this.c64(this.cur.insn.pc + 4n)));
+        out.push(m.i64.store(PC, 8, this.state(), this.get64(this.t64(0))));
+        out.push(this.leave(JitCode.Continue, undefined, this.cur.j + 1));
+        return { code: out, ends: true };
+      }
+      case 'HINT': {
+        const hint = (f.CRm << 3) | f.op2;
+        return hint >= 2 && hint <= 5 ? undefined : s([]);
+      }
+      case 'DMB': case 'DSB': return s([]);
+      case 'ISB': return { code: [this.jumpTo(this.cur.insn.pc + 4n)], ends: true };
+      case 'CLREX': return s([this.m.i32.store(EXCL_SIZE, 4, this.state(), this.c32(0))]);
+      case 'LDST_UIMM': {
+        if (f.size === 3 && f.opc === 2) return undefined; // PRFM
+        return s(this.ldst(f.size, f.opc, f.Rt, f.Rn, BigInt(f.imm12 << f.size), 'offset'));
+      }
+      case 'LDST_UNSCALED': case 'LDST_PRE': case 'LDST_POST': {
+        if (f.size === 3 && f.opc === 2) return undefined;
+        const mode = d.name === 'LDST_PRE' ? 'pre' : d.name === 'LDST_POST' ? 'post' : 'offset';
+        return s(this.ldst(f.size, f.opc, f.Rt, f.Rn, BigInt(sext(f.imm9, 9)), mode));
+      }
+      case 'LDST_REG': {
+        if (f.size === 3 && f.opc === 2) return undefined;
+        return s(this.ldst(f.size, f.opc, f.Rt, f.Rn, this.extended(f.Rm, f.option, f.S ? f.size : 0), 'offset'));
+      }
+      case 'LDR_LIT': {
+        if (f.opc === 3) return s([]); // PRFM (literal) never faults
+        const addr = this.cur.insn.pc + BigInt(sext(f.imm19, 19) * 4);
+        return s(this.ldst(f.opc === 1 ? 3 : 2, f.opc === 2 ? 2 : 1, f.Rt, -1, addr, 'literal'));
+      }
+      case 'LDST_PAIR': return s(this.ldstPair(f));
+      default: return undefined;
+    }
+  }
+
+  // ---- Data processing ----
+
+  private shifted(rm: number, sf: boolean, type: number, amount: number): X {
+    const { m } = this;
+    if (!sf) {
+      let v = this.w(rm);
+      if (amount !== 0) {
+        const a = this.c32(amount);
+        v = type === 0 ? m.i32.shl(v, a) : type === 1 ? m.i32.shr_u(v, a) : type === 2 ? m.i32.shr_s(v, a) : m.i32.rotr(v, a);
+      }
+      return m.i64.extend_u(v);
+    }
+    let v = this.x(rm);
+    if (amount === 0) return v;
+    const a = this.c64(amount);
+    v = type === 0 ? m.i64.shl(v, a) : type === 1 ? m.i64.shr_u(v, a) : type === 2 ? m.i64.shr_s(v, a) : m.i64.rotr(v, a);
+    return v;
+  }
+
+  /** ExtendReg: option 0..7 = UXTB..SXTX, then LSL by `shift`. */
+  private extended(rm: number, option: number, shift: number): X {
+    const { m } = this;
+    const v = this.x(rm);
+    let e: X;
+    switch (option) {
+      case 0: e = m.i64.and(v, this.c64(0xff)); break;
+      case 1: e = m.i64.and(v, this.c64(0xffff)); break;
+      case 2: e = m.i64.and(v, this.c64(0xffffffff)); break;
+      case 4: e = m.i64.extend8_s(v); break;
+      case 5: e = m.i64.extend16_s(v); break;
+      case 6: e = m.i64.extend32_s(v); break;
+      default: e = v;
+    }
+    return shift === 0 ? e : m.i64.shl(e, this.c64(shift));
+  }
+
+  /** ADD/SUB(S): Rd = Rn +/- op2. */
+  private addSub(sf: boolean, sub: boolean, S: boolean, rd: number, rdSp: boolean, _unused: boolean, rn: number, rnSp: boolean, op2: X): X[] {
+    const { m, B } = this;
+    const a = rnSp ? this.xsp(rn) : this.x(rn);
+    const setD = (e: X): X => (rdSp && !S ? this.setXsp(rd, e) : this.setX(rd, e));
+    if (!S) {
+      if (sf) return [setD(sub ? m.i64.sub(a, op2) : m.i64.add(a, op2))];
+      const r = sub ? m.i32.sub(m.i32.wrap(a), m.i32.wrap(op2)) : m.i32.add(m.i32.wrap(a), m.i32.wrap(op2));
+      return [setD(m.i64.extend_u(r))];
+    }
+    const out: X[] = [];
+    if (sf) {
+      out.push(m.local.set(L_FA, a), m.local.set(L_FB, op2));
+      const A = (): X => this.get64(L_FA), Bv = (): X => this.get64(L_FB);
+      const R = this.t64(0);
+      out.push(m.local.set(R, sub ? m.i64.sub(A(), Bv()) : m.i64.add(A(), Bv())));
+      const r = (): X => this.get64(R);
+      const n = m.i32.and(m.i32.wrap(m.i64.shr_u(r(), this.c64(32))), this.c32(0x80000000));
+      const z = m.i32.shl(m.i64.eqz(r()), this.c32(30));
+      const c = m.i32.shl(sub ? m.i64.ge_u(A(), Bv()) : m.i64.lt_u(r(), A()), this.c32(29));
+      const vx = sub ? m.i64.and(m.i64.xor(A(), Bv()), m.i64.xor(A(), r())) : m.i64.and(m.i64.xor(A(), r()), m.i64.xor(Bv(), r()));
+      const v = m.i32.shl(m.i64.lt_s(vx, this.c64(0)), this.c32(28));
+      out.push(this.setNzcv(m.i32.or(m.i32.or(n, z), m.i32.or(c, v))));
+      out.push(this.setX(rd, r()));
+    } else {
+      out.push(m.local.set(L_FA32, m.i32.wrap(a)), m.local.set(L_FB32, m.i32.wrap(op2)));
+      const A = (): X => this.get32(L_FA32), Bv = (): X => this.get32(L_FB32);
+      const R = this.t32(0);
+      out.push(m.local.set(R, sub ? m.i32.sub(A(), Bv()) : m.i32.add(A(), Bv())));
+      const r = (): X => this.get32(R);
+      const n = m.i32.and(r(), this.c32(0x80000000));
+      const z = m.i32.shl(m.i32.eqz(r()), this.c32(30));
+      const c = m.i32.shl(sub ? m.i32.ge_u(A(), Bv()) : m.i32.lt_u(r(), A()), this.c32(29));
+      const vx = sub ? m.i32.and(m.i32.xor(A(), Bv()), m.i32.xor(A(), r())) : m.i32.and(m.i32.xor(A(), r()), m.i32.xor(Bv(), r()));
+      const v = m.i32.shl(m.i32.lt_s(vx, this.c32(0)), this.c32(28));
+      out.push(this.setNzcv(m.i32.or(m.i32.or(n, z), m.i32.or(c, v))));
+      out.push(this.setX(rd, m.i64.extend_u(r())));
+    }
+    void B;
+    this.flags = { kind: sub ? 'sub' : 'add', sf };
+    return out;
+  }
+
+  /** AND/ORR/EOR/ANDS with the second operand already inverted when N says so. */
+  private logic(sf: boolean, opc: number, rd: number, rdSp: boolean, rn: number, op2: X): X[] {
+    const { m } = this;
+    const a = this.x(rn);
+    let r = opc === 1 ? m.i64.or(a, op2) : opc === 2 ? m.i64.xor(a, op2) : m.i64.and(a, op2);
+    if (!sf) r = m.i64.and(r, this.c64(0xffffffff));
+    if (opc !== 3) return [rdSp ? this.setXsp(rd, r) : this.setX(rd, r)];
+    const R = this.t64(0);
+    const out: X[] = [m.local.set(R, r), m.local.set(L_FA, this.get64(R))];
+    const n = sf
+      ? m.i32.and(m.i32.wrap(m.i64.shr_u(this.get64(R), this.c64(32))), this.c32(0x80000000))
+      : m.i32.and(m.i32.wrap(this.get64(R)), this.c32(0x80000000));
+    const z = m.i32.shl(m.i64.eqz(this.get64(R)), this.c32(30));
+    out.push(this.setNzcv(m.i32.or(n, z)));
+    out.push(this.setX(rd, this.get64(R)));
+    this.flags = { kind: 'logic', sf };
+    return out;
+  }
+
+  private moveWide(f: Record<string, number>): X[] {
+    const shift = BigInt(f.hw * 16);
+    const imm = BigInt(f.imm16) << shift;
+    if (f.opc === 3) {
+      const { m } = this;
+      let v = m.i64.or(m.i64.and(this.x(f.Rd), this.c64(~(0xffffn << shift))), this.c64(imm));
+      if (!f.sf) v = m.i64.and(v, this.c64(0xffffffff));
+      return [this.setX(f.Rd, v)];
+    }
+    let v = f.opc === 0 ? ~imm : imm;
+    v = f.sf ? BigInt.asUintN(64, v) : BigInt.asUintN(32, v);
+    return [this.setX(f.Rd, this.c64(v))];
+  }
+
+  private bitfield(f: Record<string, number>): X[] {
+    const { m } = this;
+    const sf = f.sf === 1, R = f.immr, S = f.imms, opc = f.opc;
+    const [wlo, whi, tlo, thi] = decodeBitMasks(f.N, S, R, sf ? 64 : 32);
+    const wmask = (BigInt(whi >>> 0) << 32n) | BigInt(wlo >>> 0);
+    const tmask = (BigInt(thi >>> 0) << 32n) | BigInt(tlo >>> 0);
+    const src = this.t64(1);
+    const out: X[] = [m.local.set(src, this.x(f.Rn))];
+    if (sf) {
+      const rot = R === 0 ? this.get64(src) : m.i64.rotr(this.get64(src), this.c64(R));
+      const dst = (): X => (opc === 1 ? this.x(f.Rd) : this.c64(0));
+      const bot = m.i64.or(m.i64.and(dst(), this.c64(~wmask)), m.i64.and(rot, this.c64(wmask)));
+      const top = opc === 0 ? m.i64.shr_s(m.i64.shl(this.get64(src), this.c64(63 - S)), this.c64(63)) : dst();
+      out.push(this.setX(f.Rd, m.i64.or(m.i64.and(top, this.c64(~tmask)), m.i64.and(bot, this.c64(tmask)))));
+    } else {
+      const s32 = (): X => m.i32.wrap(this.get64(src));
+      const rot = R === 0 ? s32() : m.i32.rotr(s32(), this.c32(R));
+      const dst = (): X => (opc === 1 ? this.w(f.Rd) : this.c32(0));
+      const bot = m.i32.or(m.i32.and(dst(), this.c32(~wlo)), m.i32.and(rot, this.c32(wlo)));
+      const top = opc === 0 ? m.i32.shr_s(m.i32.shl(s32(), this.c32(31 - S)), this.c32(31)) : dst();
+      out.push(this.setW(f.Rd, m.i32.or(m.i32.and(top, this.c32(~tlo)), m.i32.and(bot, this.c32(tlo)))));
+    }
+    return out;
+  }
+
+  private extr(f: Record<string, number>): X[] {
+    const { m } = this;
+    const lsb = f.imms;
+    if (f.sf) {
+      if (lsb === 0) return [this.setX(f.Rd, this.x(f.Rm))];
+      return [this.setX(f.Rd, m.i64.or(m.i64.shr_u(this.x(f.Rm), this.c64(lsb)), m.i64.shl(this.x(f.Rn), this.c64(64 - lsb))))];
+    }
+    if (lsb === 0) return [this.setW(f.Rd, this.w(f.Rm))];
+    return [this.setW(f.Rd, m.i32.or(m.i32.shr_u(this.w(f.Rm), this.c32(lsb)), m.i32.shl(this.w(f.Rn), this.c32(32 - lsb))))];
+  }
+
+  /** ConditionHolds as an i32 0/1: from a fused compare in the same block when possible, else from NZCV. */
+  private cond(cond: number): X {
+    const { m } = this;
+    const fl = this.flags;
+    const base = cond >> 1, inv = (cond & 1) === 1 && cond !== 15;
+    if (cond >= 14) return this.c32(1);
+    let e: X | undefined;
+    if (fl !== undefined && fl.kind === 'sub') {
+      const A = (): X => (fl.sf ? this.get64(L_FA) : this.get32(L_FA32));
+      const Bv = (): X => (fl.sf ? this.get64(L_FB) : this.get32(L_FB32));
+      const o = fl.sf ? m.i64 : m.i32;
+      switch (base) {
+        case 0: e = o.eq(A(), Bv()); break;
+        case 1: e = o.ge_u(A(), Bv()); break;
+        case 4: e = o.gt_u(A(), Bv()); break;
+        case 5: e = o.ge_s(A(), Bv()); break;
+        case 6: e = o.gt_s(A(), Bv()); break;
+      }
+    } else if (fl !== undefined && fl.kind === 'logic') {
+      // The result was kept in L_FA (64-bit, zero-extended for W forms).
+      const r = (): X => (fl.sf ? this.get64(L_FA) : m.i32.wrap(this.get64(L_FA)));
+      const o = fl.sf ? m.i64 : m.i32;
+      const zero = (): X => (fl.sf ? this.c64(0) : this.c32(0));
+      switch (base) {
+        case 0: e = o.eqz(r()); break;
+        case 2: e = o.lt_s(r(), zero()); break;
+        case 5: e = o.ge_s(r(), zero()); break;
+        case 6: e = o.gt_s(r(), zero()); break;
+      }
+    }
+    if (e === undefined) {
+      const bit = (k: number): X => m.i32.and(m.i32.shr_u(this.nzcv(), this.c32(k)), this.c32(1));
+      switch (base) {
+        case 0: e = bit(30); break;
+        case 1: e = bit(29); break;
+        case 2: e = bit(31); break;
+        case 3: e = bit(28); break;
+        case 4: e = m.i32.eq(m.i32.and(m.i32.shr_u(this.nzcv(), this.c32(29)), this.c32(3)), this.c32(1)); break;
+        case 5: e = m.i32.eqz(m.i32.and(m.i32.xor(m.i32.shr_u(this.nzcv(), this.c32(31)), m.i32.shr_u(this.nzcv(), this.c32(28))), this.c32(1))); break;
+        default: // GT: Z clear and N == V
+          e = m.i32.eqz(m.i32.or(bit(30), m.i32.and(m.i32.xor(m.i32.shr_u(this.nzcv(), this.c32(31)), m.i32.shr_u(this.nzcv(), this.c32(28))), this.c32(1))));
+      }
+    }
+    return inv ? m.i32.eqz(e) : e;
+  }
+
+  private condBranch(taken: X, offsetInsns: number): { code: X[]; ends: boolean } {
+    const pc = this.cur.insn.pc;
+    return {
+      code: [this.m.if(taken, this.jumpTo(pc + BigInt(offsetInsns * 4))), this.jumpTo(pc + 4n)],
+      ends: true,
+    };
+  }
+
+  private csel(f: Record<string, number>): X[] {
+    const { m } = this;
+    let other = this.x(f.Rm);
+    if (f.op) other = m.i64.xor(other, this.c64(-1n));
+    if (f.o2) other = m.i64.add(other, this.c64(1));
+    let v = m.select(this.cond(f.cond), this.x(f.Rn), other);
+    if (!f.sf) v = m.i64.and(v, this.c64(0xffffffff));
+    return [this.setX(f.Rd, v)];
+  }
+
+  private ccmp(f: Record<string, number>, immediate: boolean): X[] {
+    const { m } = this;
+    const cond = this.cond(f.cond);
+    const sf = f.sf === 1;
+    const op2 = immediate ? this.c64(f.imm5) : this.x(f.Rm);
+    const saved = this.flags;
+    const cmp = this.addSub(sf, f.op === 1, true, 31, false, false, f.Rn, false, op2);
+    void saved;
+    this.flags = undefined;
+    return [m.if(cond, m.block(null, cmp), this.setNzcv(this.c32(f.nzcv << 28)))];
+  }
+
+  private dp3(f: Record<string, number>): { code: X[]; ends: boolean } | undefined {
+    const { m } = this;
+    const sub = f.o0 === 1;
+    let prod: X;
+    switch (f.op31) {
+      case 0:
+        if (!f.sf) {
+          const p = m.i32.mul(this.w(f.Rn), this.w(f.Rm));
+          return { code: [this.setW(f.Rd, sub ? m.i32.sub(this.w(f.Ra), p) : m.i32.add(this.w(f.Ra), p))], ends: false };
+        }
+        prod = m.i64.mul(this.x(f.Rn), this.x(f.Rm));
+        break;
+      case 1: prod = m.i64.mul(m.i64.extend_s(this.w(f.Rn)), m.i64.extend_s(this.w(f.Rm))); break;
+      case 5: prod = m.i64.mul(m.i64.extend_u(this.w(f.Rn)), m.i64.extend_u(this.w(f.Rm))); break;
+      default: return undefined; // SMULH/UMULH: 128-bit products
+    }
+    return { code: [this.setX(f.Rd, sub ? m.i64.sub(this.x(f.Ra), prod) : m.i64.add(this.x(f.Ra), prod))], ends: false };
+  }
+
+  private dp2(f: Record<string, number>): X[] {
+    const { m, B } = this;
+    const sf = f.sf === 1;
+    const A = this.t64(1), D = this.t64(2);
+    if (f.opcode === 2 || f.opcode === 3) {
+      const signed = f.opcode === 3;
+      if (sf) {
+        const out = [m.local.set(A, this.x(f.Rn)), m.local.set(D, this.x(f.Rm))];
+        const q = signed
+          ? m.if(m.i64.eq(this.get64(D), this.c64(-1n)), m.i64.sub(this.c64(0), this.get64(A)), m.i64.div_s(this.get64(A), this.get64(D)))
+          : m.i64.div_u(this.get64(A), this.get64(D));
+        out.push(this.setX(f.Rd, m.if(m.i64.eqz(this.get64(D)), this.c64(0), q)));
+        return out;
+      }
+      const a32 = this.t32(1), d32 = this.t32(2);
+      const out = [m.local.set(a32, this.w(f.Rn)), m.local.set(d32, this.w(f.Rm))];
+      const q = signed
+        ? m.if(m.i32.eq(this.get32(d32), this.c32(-1)), m.i32.sub(this.c32(0), this.get32(a32)), m.i32.div_s(this.get32(a32), this.get32(d32)))
+        : m.i32.div_u(this.get32(a32), this.get32(d32));
+      out.push(this.setW(f.Rd, m.if(m.i32.eqz(this.get32(d32)), this.c32(0), q)));
+      void B;
+      return out;
+    }
+    const type = f.opcode - 8;
+    if (sf) {
+      const a = this.x(f.Rn), b = this.x(f.Rm);
+      const r = type === 0 ? m.i64.shl(a, b) : type === 1 ? m.i64.shr_u(a, b) : type === 2 ? m.i64.shr_s(a, b) : m.i64.rotr(a, b);
+      return [this.setX(f.Rd, r)];
+    }
+    const a = this.w(f.Rn), b = this.w(f.Rm);
+    const r = type === 0 ? m.i32.shl(a, b) : type === 1 ? m.i32.shr_u(a, b) : type === 2 ? m.i32.shr_s(a, b) : m.i32.rotr(a, b);
+    return [this.setW(f.Rd, r)];
+  }
+
+  private dp1(f: Record<string, number>): { code: X[]; ends: boolean } | undefined {
+    const { m } = this;
+    const sf = f.sf === 1;
+    if (f.opcode === 4) {
+      return { code: [sf ? this.setX(f.Rd, m.i64.clz(this.x(f.Rn))) : this.setW(f.Rd, m.i32.clz(this.w(f.Rn)))], ends: false };
+    }
+    if (f.opcode === 5) {
+      const t = this.t64(1);
+      if (sf) {
+        return {
+          code: [m.local.set(t, this.x(f.Rn)),
+            this.setX(f.Rd, m.i64.sub(m.i64.clz(m.i64.xor(this.get64(t), m.i64.shr_s(this.get64(t), this.c64(63)))), this.c64(1)))],
+          ends: false,
+        };
+      }
+      const t32 = this.t32(1);
+      return {
+        code: [m.local.set(t32, this.w(f.Rn)),
+          this.setW(f.Rd, m.i32.sub(m.i32.clz(m.i32.xor(this.get32(t32), m.i32.shr_s(this.get32(t32), this.c32(31)))), this.c32(1)))],
+        ends: false,
+      };
+    }
+    return undefined; // RBIT, REV*: the interpreter's byte shuffles
+  }
+
+  // ---- Loads and stores ----
+
+  /** The access size in bytes the fast path checks; ctx decides alignment checking. */
+  private fastCondition(size: number): X {
+    const { m } = this;
+    const env = this.env;
+    let ok = m.i64.lt_u(m.i64.sub(this.get64(L_ADDR), this.c64(env.ramBase)), this.c64(env.ramSize - size + 1));
+    return ok;
+  }
+
+  private alignCondition(step: number): X | undefined {
+    if ((this.region.ctx & CTX_ALIGN) === 0 || step === 1) return undefined;
+    return this.m.i32.eqz(this.m.i32.and(this.m.i32.wrap(this.get64(L_ADDR)), this.c32(step - 1)));
+  }
+
+  private hostOf(): X {
+    const env = this.env;
+    return this.m.i32.add(this.m.i32.wrap(this.get64(L_ADDR)), this.c32((env.ramHost - env.ramBase) | 0));
+  }
+
+  private spCheck(rn: number): X[] {
+    if (rn !== 31 || (this.region.ctx & CTX_SP_ALIGN) === 0) return [];
+    const { m, B } = this;
+    const [pl, ph] = this.pcArgs();
+    return [m.if(
+      m.i32.and(m.i32.wrap(this.xsp(31)), this.c32(15)),
+      m.block(null, [...this.callOut(m.call('spchk', [pl, ph], B.i32)), m.if(m.local.get(L_ST, B.i32), this.helperExit())]),
+    )];
+  }
+
+  private loadRaw(size: number, offset: number): X {
+    const m = this.m;
+    const p = this.get32(L_HOST);
+    switch (size) {
+      case 0: return m.i64.load8_u(offset, 1, p);
+      case 1: return m.i64.load16_u(offset, 1, p);
+      case 2: return m.i64.load32_u(offset, 1, p);
+      default: return m.i64.load(offset, 1, p);
+    }
+  }
+
+  private storeRaw(size: number, offset: number, v: X): X {
+    const m = this.m;
+    const p = this.get32(L_HOST);
+    switch (size) {
+      case 0: return m.i64.store8(offset, 1, p, v);
+      case 1: return m.i64.store16(offset, 1, p, v);
+      case 2: return m.i64.store32(offset, 1, p, v);
+      default: return m.i64.store(offset, 1, p, v);
+    }
+  }
+
+  /** Slow-path load of `size` (log2) at L_ADDR + delta into local `into`: leaves on a fault. */
+  private slowLoad(size: number, delta: number, into: number): X[] {
+    const { m, B } = this;
+    const [pl, ph] = this.pcArgs();
+    const a = delta === 0 ? this.get64(L_ADDR) : m.i64.add(this.get64(L_ADDR), this.c64(delta));
+    const t = this.t64(7);
+    return [
+      m.local.set(t, a),
+      ...this.callOut(m.call('ld', [this.c32(size), m.i32.wrap(this.get64(t)), m.i32.wrap(m.i64.shr_u(this.get64(t), this.c64(32))), pl, ph], B.i32)),
+      m.if(m.local.get(L_ST, B.i32), this.helperExit()),
+      m.local.set(into, m.i64.load(JIT_SCRATCH, 8, this.state())),
+    ];
+  }
+
+  private slowStore(size: number, delta: number, value: number): X[] {
+    const { m, B } = this;
+    const [pl, ph] = this.pcArgs();
+    const a = delta === 0 ? this.get64(L_ADDR) : m.i64.add(this.get64(L_ADDR), this.c64(delta));
+    const t = this.t64(7);
+    const hi = (l: number): X => m.i32.wrap(m.i64.shr_u(this.get64(l), this.c64(32)));
+    return [
+      m.local.set(t, a),
+      ...this.callOut(m.call('st', [this.c32(size), m.i32.wrap(this.get64(t)), hi(t), m.i32.wrap(this.get64(value)), hi(value), pl, ph], B.i32)),
+      m.if(m.i32.and(m.local.get(L_ST, B.i32), this.c32(7)), this.helperExit()),
+      m.local.set(L_LEAVE, m.i32.or(m.local.get(L_LEAVE, B.i32), m.local.get(L_ST, B.i32))),
+    ];
+  }
+
+  /** Stores into a page holding translated or decoded code go the slow way (it drops that code). */
+  private codeFlagsClear(bytes: number): X {
+    const { m } = this;
+    const first = m.i32.load8_u(this.env.flagsBase, 1, m.i32.shr_u(this.get32(L_HOST), this.c32(12)));
+    if (bytes === 1) return m.i32.eqz(first);
+    const last = m.i32.load8_u(this.env.flagsBase, 1, m.i32.shr_u(m.i32.add(this.get32(L_HOST), this.c32(bytes - 1)), this.c32(12)));
+    return m.i32.eqz(m.i32.or(first, last));
+  }
+
+  private extendLoaded(size: number, opc: number, raw: X): X {
+    const { m } = this;
+    if (opc === 1) return raw;
+    // opc 2 sign-extends to 64 bits, opc 3 to 32 bits.
+    let v = size === 0 ? m.i64.extend8_s(raw) : size === 1 ? m.i64.extend16_s(raw) : m.i64.extend32_s(raw);
+    if (opc === 3) v = m.i64.and(v, this.c64(0xffffffff));
+    return v;
+  }
+
+  private afterStore(hadSlow: boolean): X[] {
+    if (!hadSlow) return [];
+    const { m, B } = this;
+    return [m.if(m.i32.and(m.local.get(L_LEAVE, B.i32), this.c32(HELPER_NEXT_PC)), this.leave(JitCode.Continue, this.cur.insn.pc + 4n, this.cur.j + 1))];
+  }
+
+  /**
+   * Single-register loads and stores. `off` is a constant offset (or, for
+   * 'literal', the absolute address) or an expression added to the base.
+   */
+  private ldst(size: number, opc: number, rt: number, rn: number, off: bigint | X, mode: 'offset' | 'pre' | 'post' | 'literal'): X[] {
+    const { m } = this;
+    const out: X[] = [];
+    if (mode !== 'literal') out.push(...this.spCheck(rn));
+    const offExpr = (): X => (typeof off === 'bigint' ? this.c64(off) : off);
+    if (mode === 'literal') out.push(m.local.set(L_ADDR, this.c64(off as bigint)));
+    else if (mode === 'offset') out.push(m.local.set(L_ADDR, off === 0n ? this.xsp(rn) : m.i64.add(this.xsp(rn), offExpr())));
+    else {
+      out.push(m.local.set(L_NEWBASE, m.i64.add(this.xsp(rn), offExpr())));
+      out.push(m.local.set(L_ADDR, mode === 'pre' ? this.get64(L_NEWBASE) : this.xsp(rn)));
+    }
+    const bytes = 1 << size;
+    let fast = this.fastCondition(bytes);
+    const al = this.alignCondition(bytes);
+    if (al !== undefined) fast = m.i32.and(fast, al);
+    if (opc === 0) {
+      out.push(m.local.set(L_VAL, this.x(rt)));
+      out.push(m.if(
+        fast,
+        m.block(null, [
+          m.local.set(L_HOST, this.hostOf()),
+          m.if(this.codeFlagsClear(bytes), this.storeRaw(size, 0, this.get64(L_VAL)), m.block(null, this.slowStore(size, 0, L_VAL))),
+        ]),
+        m.block(null, this.slowStore(size, 0, L_VAL)),
+      ));
+      if (mode === 'pre' || mode === 'post') out.push(this.setXsp(rn, this.get64(L_NEWBASE)));
+      out.push(...this.afterStore(true));
+      return out;
+    }
+    out.push(m.if(
+      fast,
+      m.block(null, [m.local.set(L_HOST, this.hostOf()), m.local.set(L_VAL, this.loadRaw(size, 0))]),
+      m.block(null, this.slowLoad(size, 0, L_VAL)),
+    ));
+    out.push(this.setX(rt, this.extendLoaded(size, opc, this.get64(L_VAL))));
+    if (mode === 'pre' || mode === 'post') out.push(this.setXsp(rn, this.get64(L_NEWBASE)));
+    return out;
+  }
+
+  private ldstPair(f: Record<string, number>): X[] {
+    const { m } = this;
+    const is64 = f.opc === 2, signed = f.opc === 1, load = f.L === 1;
+    const size = is64 ? 3 : 2, step = is64 ? 8 : 4;
+    const imm = BigInt(sext(f.imm7, 7) * step);
+    const wb = f.idx === 1 || f.idx === 3, post = f.idx === 1;
+    const out: X[] = [...this.spCheck(f.Rn)];
+    out.push(m.local.set(L_NEWBASE, imm === 0n ? this.xsp(f.Rn) : m.i64.add(this.xsp(f.Rn), this.c64(imm))));
+    out.push(m.local.set(L_ADDR, post ? this.xsp(f.Rn) : this.get64(L_NEWBASE)));
+    let fast = this.fastCondition(2 * step);
+    const al = this.alignCondition(step);
+    if (al !== undefined) fast = m.i32.and(fast, al);
+    if (load) {
+      out.push(m.if(
+        fast,
+        m.block(null, [
+          m.local.set(L_HOST, this.hostOf()),
+          m.local.set(L_VAL, this.loadRaw(size, 0)),
+          m.local.set(L_VAL2, this.loadRaw(size, step)),
+        ]),
+        m.block(null, [...this.slowLoad(size, 0, L_VAL), ...this.slowLoad(size, step, L_VAL2)]),
+      ));
+      const ext = (l: number): X => (signed ? m.i64.extend32_s(this.get64(l)) : this.get64(l));
+      out.push(this.setX(f.Rt, ext(L_VAL)), this.setX(f.Rt2, ext(L_VAL2)));
+      if (wb) out.push(this.setXsp(f.Rn, this.get64(L_NEWBASE)));
+      return out;
+    }
+    out.push(m.local.set(L_VAL, this.x(f.Rt)), m.local.set(L_VAL2, this.x(f.Rt2)));
+    out.push(m.if(
+      fast,
+      m.block(null, [
+        m.local.set(L_HOST, this.hostOf()),
+        m.if(
+          this.codeFlagsClear(2 * step),
+          m.block(null, [this.storeRaw(size, 0, this.get64(L_VAL)), this.storeRaw(size, step, this.get64(L_VAL2))]),
+          m.block(null, [...this.slowStore(size, 0, L_VAL), ...this.slowStore(size, step, L_VAL2)]),
+        ),
+      ]),
+      m.block(null, [...this.slowStore(size, 0, L_VAL), ...this.slowStore(size, step, L_VAL2)]),
+    ));
+    if (wb) out.push(this.setXsp(f.Rn, this.get64(L_NEWBASE)));
+    out.push(...this.afterStore(true));
+    return out;
+  }
+}
+
+export { HELPER_NOT_RETIRED };

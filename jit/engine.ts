@@ -1,0 +1,480 @@
+// The JIT tier of one machine: hotness counting at block starts in the
+// interpreter, region compilation in batches (one Wasm module per batch), the
+// dispatch table in shared memory, the helpers generated code calls out to,
+// and invalidation when the code-page index drops a page.
+import type { DecodedInstruction } from '../src/a64/decoder.js';
+import { CODE_PAGE_BYTES, type CodePageIndex, type Handler, type InvalidationCause } from '../src/cpu/code-pages.js';
+import { execute, type BlockStartHook } from '../src/cpu/interpreter/execute.js';
+import { buildHandler } from '../src/cpu/interpreter/handler-table.js';
+import { SLOT_PC, SLOT_PSTATE } from '../src/cpu/state-layout.js';
+import { GUEST_FAULT, type Vcpu, VcpuExit } from '../src/cpu/vcpu.js';
+import { sysregSlotOf } from '../src/cpu/system-registers.js';
+import { type Binaryen, type CodegenEnv, newModule, RegionEmitter } from './codegen.js';
+import { buildDispatcher } from './dispatcher.js';
+import {
+  contextOf, CTX_IL, CTX_MMU, HASH_ENTRY_BYTES, hashKey, HELPER_EXIT, HELPER_LEAVE, HELPER_NEXT_PC, HELPER_NOT_RETIRED,
+  JIT_BP, JIT_BP_ON, JIT_BUDGET, JIT_INFO, JIT_SCRATCH, jitArea, JitCode,
+} from './layout.js';
+import { discoverRegion, type Region } from './region.js';
+
+export interface JitOptions {
+  readonly binaryen: Binaryen;
+  /** Executions of a block start before its region is compiled; 1 = at first execution. */
+  readonly threshold?: number;
+}
+
+/** What the memory the JIT works in must offer (runtime/guest-memory.ts). */
+export interface JitMemory {
+  readonly memory: WebAssembly.Memory;
+  readonly buffer: ArrayBufferLike;
+  readonly ramBase: number;
+  readonly ramSize: number;
+  readonly ramHostOffset: number;
+  readonly reservedOffset: number;
+  readonly reservedBytes: number;
+}
+
+export interface JitStats {
+  instructionsInterpreted: number;
+  instructionsCompiled: number;
+  regionsCompiled: number;
+  blocksCompiled: number;
+  guestInstructionsTranslated: number;
+  trampolinedInstructions: number;
+  modulesCompiled: number;
+  compileMs: number;
+  compiledCodeMs: number;
+  /** Returns from the dispatcher to TypeScript, by why. */
+  exits: { vcpuExit: number; interpret: number; miss: number };
+  regionsInvalidated: number;
+  /** Whole-cache flushes when the cap on live regions was reached. */
+  evictions: number;
+  liveRegions: number;
+}
+
+/** Default hotness threshold, tuned with bench/run-benchmarks.ts. */
+export const DEFAULT_THRESHOLD = 40;
+/** Regions compiled together in one module (fewer modules: less fixed cost). */
+const BATCH_REGIONS = 16;
+/** A queued region waits at most this many interpreted instructions for company. */
+const BATCH_WAIT_INSTRUCTIONS = 20_000;
+/** Live regions before the whole cache is flushed. */
+const MAX_LIVE_REGIONS = 4096;
+const COUNTER_BITS = 14;
+
+const PC = 2 * SLOT_PC;
+const PSTATE = 2 * SLOT_PSTATE;
+const I_BUDGET = JIT_BUDGET / 4;
+const I_BP_ON = JIT_BP_ON / 4;
+const I_BP = JIT_BP / 4;
+const I_SCRATCH = JIT_SCRATCH / 4;
+const I_INFO = JIT_INFO / 4;
+
+interface LiveRegion {
+  readonly slot: number;
+  readonly hostPage: number;
+  /** [pcLo, pcHi, ctx, value] per block. */
+  readonly keys: number[];
+  readonly handlerIds: number[];
+}
+
+export class JitEngine {
+  readonly stats: JitStats = {
+    instructionsInterpreted: 0, instructionsCompiled: 0, regionsCompiled: 0, blocksCompiled: 0,
+    guestInstructionsTranslated: 0, trampolinedInstructions: 0, modulesCompiled: 0, compileMs: 0, compiledCodeMs: 0,
+    exits: { vcpuExit: 0, interpret: 0, miss: 0 }, regionsInvalidated: 0, evictions: 0, liveRegions: 0,
+  };
+  readonly threshold: number;
+  private readonly B: Binaryen;
+  private readonly mem: JitMemory;
+  private readonly codePages: CodePageIndex;
+  private readonly table: WebAssembly.Table;
+  private readonly dispatch: (state: number) => number;
+  private readonly hash: Int32Array;
+  private readonly hashBase: number;
+  private readonly env: CodegenEnv;
+  private readonly pages: number;
+  private readonly shared: boolean;
+  private readonly sctlrIndex: number;
+  private readonly counters = new Uint16Array(1 << COUNTER_BITS);
+  /** Block key -> dispatch value (slot << 10 | block), for every live translated block. */
+  private readonly blocks = new Map<string, number>();
+  private readonly regions = new Map<number, LiveRegion>();
+  private readonly byPage = new Map<number, Set<number>>();
+  private readonly freeSlots: number[] = [];
+  private nextSlot = 1;
+  private readonly handlers: (Handler | undefined)[] = [];
+  private readonly freeHandlers: number[] = [];
+  private pending: Region[] = [];
+  private readonly pendingKeys = new Set<string>();
+  private pendingSince = 0;
+  /** Bumped on every invalidation: a helper that sees it move tells the region to leave. */
+  private epoch = 0;
+  private cur!: Vcpu;
+  private hookStopped = false;
+  private readonly imports: Record<string, unknown>;
+  readonly hook: BlockStartHook;
+
+  constructor(opts: JitOptions, mem: JitMemory, codePages: CodePageIndex) {
+    this.B = opts.binaryen;
+    this.threshold = Math.max(1, Math.floor(opts.threshold ?? DEFAULT_THRESHOLD));
+    this.mem = mem;
+    this.codePages = codePages;
+    const area = jitArea(mem.reservedOffset, mem.reservedBytes);
+    if (mem.reservedBytes === 0 || codePages.flags.byteOffset !== area.flagsBase) {
+      throw new Error('jit: the machine was not laid out for the JIT (code-page flags must live in the reserved area)');
+    }
+    this.hashBase = area.hashBase;
+    this.hash = new Int32Array(mem.buffer, area.hashBase, (area.flagsBase - area.hashBase) / 4);
+    this.pages = mem.buffer.byteLength / 65536;
+    this.shared = typeof SharedArrayBuffer !== 'undefined' && mem.buffer instanceof SharedArrayBuffer;
+    const sctlrOffset = 8 * sysregSlotOf('SCTLR_EL1');
+    this.sctlrIndex = sctlrOffset / 4;
+    this.env = {
+      ramBase: mem.ramBase, ramSize: mem.ramSize, ramHost: mem.ramHostOffset, flagsBase: area.flagsBase, sctlrOffset,
+      handlerId: (d) => this.registerHandler(d),
+    };
+    this.table = new WebAssembly.Table({ initial: 64, element: 'anyfunc' });
+    const bin = buildDispatcher(this.B, this.pages, this.shared, this.hashBase, sctlrOffset);
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bin as Uint8Array<ArrayBuffer>), { env: { memory: mem.memory, table: this.table } });
+    this.dispatch = inst.exports.dispatch as (state: number) => number;
+    this.imports = {
+      env: {
+        memory: mem.memory,
+        tramp: (id: number, pcLo: number, pcHi: number) => this.tramp(id, pcLo, pcHi),
+        ld: (size: number, aLo: number, aHi: number, pcLo: number, pcHi: number) => this.load(size, aLo, aHi, pcLo, pcHi),
+        st: (size: number, aLo: number, aHi: number, vLo: number, vHi: number, pcLo: number, pcHi: number) =>
+          this.store(size, aLo, aHi, vLo, vHi, pcLo, pcHi),
+        spchk: (pcLo: number, pcHi: number) => this.spCheck(pcLo, pcHi),
+      },
+    };
+    codePages.onInvalidate = (page, cause) => this.invalidate(page, cause);
+    this.hook = (c, host) => this.blockStart(c, host);
+  }
+
+  // ---- Running ----
+
+  /** Runs up to `budget` instructions in compiled code where there is some, else in the interpreter. */
+  run(c: Vcpu, budget: number): VcpuExit {
+    if (c.tracer !== undefined) return this.interpret(c, budget, undefined);
+    this.cur = c;
+    const r = c.r;
+    if (c.breakpoint !== undefined) {
+      r[I_BP_ON] = 1;
+      const bp = BigInt.asUintN(64, c.breakpoint);
+      r[I_BP] = Number(bp & 0xffffffffn) | 0;
+      r[I_BP + 1] = Number(bp >> 32n) | 0;
+    } else r[I_BP_ON] = 0;
+    c.exit = VcpuExit.None;
+    c.breakpointHit = false;
+    let remaining = budget;
+    let idleRounds = 0;
+    while (remaining > 0) {
+      r[I_BUDGET] = remaining;
+      const t0 = performance.now();
+      const code = this.dispatch(c.stateOffset);
+      this.stats.compiledCodeMs += performance.now() - t0;
+      const ran = remaining - r[I_BUDGET];
+      remaining -= ran;
+      c.retired += ran;
+      this.stats.instructionsCompiled += ran;
+      if (code === JitCode.Exit) {
+        this.stats.exits.vcpuExit++;
+        return c.exit;
+      }
+      if (remaining <= 0) break;
+      if (code === JitCode.Interpret) {
+        this.stats.exits.interpret++;
+        const before = c.retired;
+        const exit = this.interpret(c, Math.min(remaining, r[I_INFO]), undefined);
+        remaining -= c.retired - before;
+        if (exit !== VcpuExit.BudgetExhausted) return exit;
+        continue;
+      }
+      this.stats.exits.miss++;
+      // A translated block the dispatcher cannot see would bounce between
+      // the tiers without progress: after two empty rounds, step once.
+      if (ran === 0 && idleRounds >= 2) {
+        const before = c.retired;
+        const exit = this.interpret(c, 1, undefined);
+        remaining -= c.retired - before;
+        idleRounds = 0;
+        if (exit !== VcpuExit.BudgetExhausted) return exit;
+        continue;
+      }
+      this.hookStopped = false;
+      const before = c.retired;
+      const exit = this.interpret(c, remaining, this.hook);
+      const done = c.retired - before;
+      remaining -= done;
+      idleRounds = ran === 0 && done === 0 ? idleRounds + 1 : 0;
+      if (exit !== VcpuExit.BudgetExhausted) return exit;
+      if (!this.hookStopped) break;
+    }
+    if (this.pending.length > 0) this.flushPending();
+    return c.exit !== VcpuExit.None ? c.exit : VcpuExit.BudgetExhausted;
+  }
+
+  private interpret(c: Vcpu, budget: number, hook: BlockStartHook | undefined): VcpuExit {
+    const before = c.retired;
+    const exit = execute(c, budget, hook);
+    this.stats.instructionsInterpreted += c.retired - before;
+    return exit;
+  }
+
+  /** Called by the interpreter at each block start: true hands the block to compiled code. */
+  private blockStart(c: Vcpu, host: number): boolean {
+    const r = c.r;
+    const pcLo = r[PC], pcHi = r[PC + 1];
+    const ctx = contextOf(r[PSTATE], r[this.sctlrIndex]);
+    // Stage-1 translation on: the inline memory path assumes PA = VA (next step: the TLB).
+    if ((ctx & (CTX_MMU | CTX_IL)) !== 0) return false;
+    const e = hashKey(pcLo, pcHi, ctx) * (HASH_ENTRY_BYTES / 4);
+    const h = this.hash;
+    if (h[e] === pcLo && h[e + 1] === pcHi && h[e + 2] === ctx && h[e + 3] !== 0) return this.stop();
+    const ci = (host >>> 2) & ((1 << COUNTER_BITS) - 1);
+    const n = this.counters[ci] + 1;
+    if (n < this.threshold) {
+      this.counters[ci] = n;
+      if (this.pending.length > 0 && c.retired - this.pendingSince > BATCH_WAIT_INSTRUCTIONS) this.flushPending();
+      return false;
+    }
+    this.counters[ci] = 0;
+    const key = blockKey(pcLo, pcHi, ctx);
+    const v = this.blocks.get(key);
+    if (v !== undefined) {
+      this.insertHash(pcLo, pcHi, ctx, v);
+      return this.stop();
+    }
+    if (!this.pendingKeys.has(key)) {
+      const pc = (BigInt(pcHi >>> 0) << 32n) | BigInt(pcLo >>> 0);
+      const region = discoverRegion(c.dv, c.features, pc, host, ctx);
+      // Mark the page now: a store to it before the batch compiles drops the queued region.
+      this.codePages.page(region.hostPage / CODE_PAGE_BYTES);
+      if (this.pending.length === 0) this.pendingSince = c.retired;
+      this.pending.push(region);
+      this.pendingKeys.add(key);
+    }
+    if (this.threshold === 1 || this.pending.length >= BATCH_REGIONS) {
+      this.flushPending();
+      if (this.blocks.has(key)) return this.stop();
+    }
+    return false;
+  }
+
+  private stop(): boolean {
+    this.hookStopped = true;
+    return true;
+  }
+
+  // ---- Helpers called from generated code ----
+
+  private faultStatus(c: Vcpu): number {
+    return HELPER_LEAVE | HELPER_NOT_RETIRED | (c.exit !== VcpuExit.None ? HELPER_EXIT : 0);
+  }
+
+  private tramp(id: number, pcLo: number, pcHi: number): number {
+    const c = this.cur, r = c.r;
+    r[PC] = pcLo;
+    r[PC + 1] = pcHi;
+    const epoch = this.epoch;
+    let res: boolean | void;
+    try {
+      res = this.handlers[id]!(c);
+    } catch (e) {
+      if (e !== GUEST_FAULT) throw e;
+      return this.faultStatus(c);
+    }
+    if (c.exit !== VcpuExit.None) return HELPER_LEAVE | HELPER_EXIT;
+    if (res === true) return HELPER_LEAVE;
+    if (epoch !== this.epoch) return HELPER_LEAVE | HELPER_NEXT_PC;
+    return 0;
+  }
+
+  private load(size: number, aLo: number, aHi: number, pcLo: number, pcHi: number): number {
+    const c = this.cur, r = c.r;
+    r[PC] = pcLo;
+    r[PC + 1] = pcHi;
+    let lo: number, hi = 0;
+    try {
+      switch (size) {
+        case 0: lo = c.read8(aLo, aHi); break;
+        case 1: lo = c.read16(aLo, aHi); break;
+        case 2: lo = c.read32(aLo, aHi); break;
+        default: c.read64(aLo, aHi); lo = c.vLo; hi = c.vHi;
+      }
+    } catch (e) {
+      if (e !== GUEST_FAULT) throw e;
+      return this.faultStatus(c);
+    }
+    r[I_SCRATCH] = lo;
+    r[I_SCRATCH + 1] = hi;
+    return 0;
+  }
+
+  private store(size: number, aLo: number, aHi: number, vLo: number, vHi: number, pcLo: number, pcHi: number): number {
+    const c = this.cur, r = c.r;
+    r[PC] = pcLo;
+    r[PC + 1] = pcHi;
+    const epoch = this.epoch;
+    try {
+      switch (size) {
+        case 0: c.write8(aLo, aHi, vLo & 0xff); break;
+        case 1: c.write16(aLo, aHi, vLo & 0xffff); break;
+        case 2: c.write32(aLo, aHi, vLo); break;
+        default: c.write64(aLo, aHi, vLo, vHi);
+      }
+    } catch (e) {
+      if (e !== GUEST_FAULT) throw e;
+      return this.faultStatus(c);
+    }
+    return epoch !== this.epoch ? HELPER_NEXT_PC : 0;
+  }
+
+  private spCheck(pcLo: number, pcHi: number): number {
+    const c = this.cur, r = c.r;
+    r[PC] = pcLo;
+    r[PC + 1] = pcHi;
+    try {
+      c.checkSpAlignment();
+    } catch (e) {
+      if (e !== GUEST_FAULT) throw e;
+      return this.faultStatus(c);
+    }
+    return 0;
+  }
+
+  private registerHandler(d: DecodedInstruction | undefined): number {
+    const h = buildHandler(d);
+    const id = this.freeHandlers.pop() ?? this.handlers.length;
+    this.handlers[id] = h;
+    return id;
+  }
+
+  // ---- Compiling ----
+
+  /** Compiles every queued region into one module and makes its blocks reachable. */
+  flushPending(): void {
+    const regions = this.pending;
+    this.pending = [];
+    this.pendingKeys.clear();
+    if (regions.length === 0) return;
+    if (this.regions.size + regions.length > MAX_LIVE_REGIONS) this.flushAll();
+    const t0 = performance.now();
+    const m = newModule(this.B, this.pages, this.shared);
+    const ids: number[][] = [];
+    let bin: Uint8Array;
+    try {
+      for (const region of regions) {
+        const e = new RegionEmitter(this.B, m, this.env, region);
+        e.emit(`r${ids.length}`);
+        this.stats.trampolinedInstructions += e.trampolined;
+        ids.push(e.handlerIds);
+      }
+      bin = m.emitBinary();
+    } finally {
+      m.dispose();
+    }
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bin as Uint8Array<ArrayBuffer>), this.imports as WebAssembly.Imports);
+    regions.forEach((region, i) => {
+      const slot = this.allocSlot();
+      this.table.set(slot, inst.exports[`r${i}`] as (...a: unknown[]) => unknown);
+      const keys: number[] = [];
+      region.blocks.forEach((b, k) => {
+        const pcLo = Number(b.pc & 0xffffffffn) | 0, pcHi = Number(b.pc >> 32n) | 0;
+        const v = slot * 1024 + k;
+        keys.push(pcLo, pcHi, region.ctx, v);
+        this.blocks.set(blockKey(pcLo, pcHi, region.ctx), v);
+        this.insertHash(pcLo, pcHi, region.ctx, v);
+      });
+      const live: LiveRegion = { slot, hostPage: region.hostPage, keys, handlerIds: ids[i] };
+      this.regions.set(slot, live);
+      const page = region.hostPage / CODE_PAGE_BYTES;
+      let set = this.byPage.get(page);
+      if (!set) this.byPage.set(page, (set = new Set()));
+      set.add(slot);
+      this.codePages.page(page);
+      this.stats.regionsCompiled++;
+      this.stats.blocksCompiled += region.blocks.length;
+      this.stats.guestInstructionsTranslated += region.instructions;
+    });
+    this.stats.modulesCompiled++;
+    this.stats.compileMs += performance.now() - t0;
+    this.stats.liveRegions = this.regions.size;
+  }
+
+  private allocSlot(): number {
+    const free = this.freeSlots.pop();
+    if (free !== undefined) return free;
+    const slot = this.nextSlot++;
+    if (slot >= this.table.length) this.table.grow(Math.max(64, this.table.length));
+    return slot;
+  }
+
+  private insertHash(pcLo: number, pcHi: number, ctx: number, v: number): void {
+    const e = hashKey(pcLo, pcHi, ctx) * (HASH_ENTRY_BYTES / 4);
+    const h = this.hash;
+    h[e] = pcLo;
+    h[e + 1] = pcHi;
+    h[e + 2] = ctx;
+    h[e + 3] = v;
+  }
+
+  // ---- Invalidation and eviction ----
+
+  private invalidate(hostPage: number, _cause: InvalidationCause): void {
+    this.epoch++;
+    if (this.pending.length > 0) {
+      const keep = this.pending.filter((r) => r.hostPage / CODE_PAGE_BYTES !== hostPage);
+      if (keep.length !== this.pending.length) {
+        this.pending = keep;
+        this.pendingKeys.clear();
+        for (const r of keep) {
+          const b = r.blocks[0];
+          this.pendingKeys.add(blockKey(Number(b.pc & 0xffffffffn) | 0, Number(b.pc >> 32n) | 0, r.ctx));
+        }
+      }
+    }
+    const slots = this.byPage.get(hostPage);
+    if (!slots) return;
+    this.byPage.delete(hostPage);
+    for (const slot of slots) this.dropRegion(slot);
+    this.stats.liveRegions = this.regions.size;
+  }
+
+  private dropRegion(slot: number): void {
+    const live = this.regions.get(slot);
+    if (!live) return;
+    this.regions.delete(slot);
+    const k = live.keys;
+    const h = this.hash;
+    for (let i = 0; i < k.length; i += 4) {
+      const key = blockKey(k[i], k[i + 1], k[i + 2]);
+      if (this.blocks.get(key) === k[i + 3]) this.blocks.delete(key);
+      const e = hashKey(k[i], k[i + 1], k[i + 2]) * (HASH_ENTRY_BYTES / 4);
+      if (h[e + 3] === k[i + 3]) h.fill(0, e, e + 4);
+    }
+    // The function may be running (a store into its own page): it leaves at
+    // its next check, and the slot is reused only by a later compile.
+    this.table.set(slot, null);
+    this.freeSlots.push(slot);
+    for (const id of live.handlerIds) {
+      this.handlers[id] = undefined;
+      this.freeHandlers.push(id);
+    }
+    this.stats.regionsInvalidated++;
+  }
+
+  /** Drops every translation (the cache is full, or the machine asks). */
+  flushAll(): void {
+    for (const slot of [...this.regions.keys()]) this.dropRegion(slot);
+    this.byPage.clear();
+    this.hash.fill(0);
+    this.stats.evictions++;
+    this.stats.liveRegions = 0;
+  }
+}
+
+function blockKey(pcLo: number, pcHi: number, ctx: number): string {
+  return `${pcLo >>> 0}:${pcHi >>> 0}:${ctx}`;
+}

@@ -1,0 +1,91 @@
+// Where the JIT keeps its state in the machine's shared memory, and the codes
+// generated code and the dispatcher return. Everything generated code reads at
+// run time is addressed here, so TypeScript and Wasm agree on one set of bytes.
+import { CODE_PAGE_BYTES } from '../src/cpu/code-pages.js';
+import { SLOT_JIT_BASE } from '../src/cpu/state-layout.js';
+
+// ---- Per-vcpu words, byte offsets inside the vcpu's state block ----
+
+/** i32: instructions the vcpu may still retire in this slice; blocks check and decrement it. */
+export const JIT_BUDGET = 8 * SLOT_JIT_BASE;
+/** i32: 1 while a breakpoint is set (blocks holding it are left to the interpreter). */
+export const JIT_BP_ON = 8 * (SLOT_JIT_BASE + 1);
+/** i64: the breakpoint's virtual address. */
+export const JIT_BP = 8 * (SLOT_JIT_BASE + 2);
+/** i64: a slow-path load leaves its raw (zero-extended) value here. */
+export const JIT_SCRATCH = 8 * (SLOT_JIT_BASE + 3);
+/** i32: the length of the block an EXIT_INTERPRET left to the interpreter. */
+export const JIT_INFO = 8 * (SLOT_JIT_BASE + 4);
+
+// ---- The reserved area (GuestMemory.reservedOffset) ----
+
+/** Dispatch table entries: direct-mapped, 16 bytes each (pcLo, pcHi, context, region<<10 | block). */
+export const HASH_BITS = 15;
+export const HASH_ENTRIES = 1 << HASH_BITS;
+export const HASH_ENTRY_BYTES = 16;
+export const HASH_BYTES = HASH_ENTRIES * HASH_ENTRY_BYTES;
+
+/** Bytes to reserve for a memory whose buffer will be at most `bufferBytes`. */
+export function reservedBytesFor(bufferBytes: number): number {
+  return HASH_BYTES + flagBytesFor(bufferBytes);
+}
+
+export function flagBytesFor(bufferBytes: number): number {
+  // Rounded up so the area stays 64-bit aligned after it.
+  return Math.ceil(Math.ceil(bufferBytes / CODE_PAGE_BYTES) / 16) * 16;
+}
+
+/** The reserved area: the dispatch hash table first, then one code-page flag byte per 4 KiB. */
+export interface JitArea {
+  readonly hashBase: number;
+  readonly flagsBase: number;
+  readonly flagsBytes: number;
+}
+
+export function jitArea(reservedOffset: number, reservedBytes: number): JitArea {
+  return { hashBase: reservedOffset, flagsBase: reservedOffset + HASH_BYTES, flagsBytes: reservedBytes - HASH_BYTES };
+}
+
+/** The dispatch hash of a block key; the same arithmetic is generated in the dispatcher. */
+export function hashKey(pcLo: number, pcHi: number, ctx: number): number {
+  return ((pcLo >>> 2) ^ Math.imul(pcHi, 0x9e3779b1) ^ Math.imul(ctx, 0x85ebca6b) ^ (pcLo >>> 17)) & (HASH_ENTRIES - 1);
+}
+
+// ---- Translation context: the state a block's code depends on besides its bytes ----
+
+/**
+ * bits 1:0 EL, bit 2 SCTLR_EL1.M, bit 3 SCTLR_EL1.A, bit 4 SP alignment
+ * checking for the current EL (SA, or SA0 at EL0), bit 5 PSTATE.IL (never
+ * compiled: the interpreter raises the illegal-state exception).
+ */
+export function contextOf(pstate: number, sctlr: number): number {
+  const el = (pstate >> 2) & 3;
+  return el | ((sctlr & 3) << 2) | (((sctlr >> (el === 0 ? 4 : 3)) & 1) << 4) | (((pstate >> 20) & 1) << 5);
+}
+export const CTX_MMU = 1 << 2;
+export const CTX_ALIGN = 1 << 3;
+export const CTX_SP_ALIGN = 1 << 4;
+export const CTX_IL = 1 << 5;
+
+// ---- Codes ----
+
+/** Region and dispatcher results. */
+export const enum JitCode {
+  /** The PC in the state block is where to go on; the dispatcher looks it up. */
+  Continue = 0,
+  /** Leave Wasm: the vcpu set an exit (HVC, WFI, an internal error). */
+  Exit = 1,
+  /** The block at the PC must run in the interpreter (budget shorter than it, or a breakpoint in it). */
+  Interpret = 2,
+  /** No translation for the PC: back to the interpreter. */
+  Miss = 3,
+}
+
+/**
+ * What a helper called from generated code (trampoline, memory slow path)
+ * reports, as bits: 0 = carry on inline.
+ */
+export const HELPER_LEAVE = 1; // leave the region: the PC in the state block is current
+export const HELPER_NOT_RETIRED = 2; // the instruction faulted and does not count
+export const HELPER_EXIT = 4; // leave Wasm too: c.exit is set
+export const HELPER_NEXT_PC = 8; // leave after this instruction at PC+4 (it changed code)
