@@ -3,7 +3,7 @@
 # Usage: test/guests/build.sh  (from any directory; CROSS_COMPILE overrides the toolchain prefix)
 # Outputs: hello.elf, hello.bin (raw), hello-image.elf + hello.Image (arm64
 # Image header), intcheck.elf, undef.elf, and the SMP/run-loop guests psci.elf,
-# psci-smc.elf, cpuonoff.elf, sysevent-*.elf, reset.elf, reset-mmu.elf,
+# psci-smc.elf, cpuonoff.elf, sysevent.elf, reset.elf, reset-mmu.elf,
 # selfmod.elf, selfmod-mmu.elf. All are linked at 0x40080000.
 # Every output is written under a temporary name and renamed into place, so
 # test files that build concurrently never read a half-written image.
@@ -86,5 +86,11 @@ link_smp psci-smc armv8-a -DCONDUIT_SMC "$here/psci/psci.c"
 # armv8-a: the LSE instructions are enabled only inside the asm that checks
 # ID_AA64ISAR0_EL1 first, so the compiler never emits them on its own.
 link_smp cpuonoff armv8-a "$here/cpuonoff/cpuonoff.c"
+link_smp sysevent armv8-a "$here/sysevent/sysevent.c"
+# reset: entered through common/entry-record.S, which records the boot cpu's
+# state at the entry before start.S runs.
+link_smp reset armv8-a -Wl,-e,recorded_start "$here/common/entry-record.S" "$here/reset/reset.c"
+link_smp reset-mmu armv8-a -DWITH_MMU -Wl,-e,recorded_start "$here/common/entry-record.S" \
+    "$here/common/mmu.c" "$here/reset/reset.c"
 
 echo "build.sh: guests built in $out"
