@@ -3,12 +3,19 @@
 import type { Feature } from '../a64/decode-table.js';
 import { CodePageIndex, DecodedPage } from './code-pages.js';
 import { type CpuModel, idRegisterValue } from './cpu-models.js';
+import {
+  FSC_ACCESS_FLAG, FSC_ALIGNMENT, FSC_EXTERNAL, FSC_PERMISSION, TranslationRegime, translationOff, WalkResult, walkStage1,
+} from './mmu.js';
 import type { PhysicalBus } from './physical-bus.js';
 import {
   PSTATE_DAIF, PSTATE_IL, PSTATE_NZCV_MASK, PSTATE_PAN, PSTATE_RESET, PSTATE_SS, SLOT_COUNT, SLOT_EXCL_SIZE,
   SLOT_NZCV, SLOT_PC, SLOT_PSTATE, SLOT_RETIRED, SLOT_SP, SLOT_SP_EL0, SLOT_SP_EL1, VCPU_STATE_BYTES,
 } from './state-layout.js';
 import { type SysregHost, type SysregNameT, SYSREGS, sysregSlotOf } from './system-registers.js';
+import {
+  ANY_ASID, INFO_DEVICE, INFO_GLOBAL, INFO_LEVEL_MASK, INFO_MMIO, INFO_ROM, INFO_SPAN_MASK, INFO_SPAN_SHIFT, PERM_R1,
+  PERM_W1, PERM_W_ANY, PERM_X0, PERM_X1, Tlb,
+} from './tlb.js';
 
 /**
  * Thrown by the data-access path after it has delivered a synchronous
@@ -53,15 +60,48 @@ export const EC_DABORT_SAME = 0x25;
 export const EC_SP_ALIGN = 0x26;
 export const EC_BRK64 = 0x3c;
 
-// Fault status codes for data and instruction aborts.
+// Fault status codes for data and instruction aborts (the rest are in mmu.ts).
 export const FSC_ADDRESS_SIZE_L0 = 0x00;
-export const FSC_EXTERNAL = 0x10;
-export const FSC_ALIGNMENT = 0x21;
+export { FSC_ALIGNMENT, FSC_EXTERNAL };
+
+/** Data abort ISS bits. */
+export const ISS_WNR = 1 << 6;
+export const ISS_CM = 1 << 8;
 
 const SCTLR_A = 1 << 1;
 const SCTLR_SA = 1 << 3;
 const SCTLR_SA0 = 1 << 4;
 const SCTLR_M = 1 << 0;
+const SCTLR_WXN = 1 << 19;
+
+/** Data and instruction TLB sizes (entries, powers of two). */
+export const DTLB_ENTRIES = 1024;
+export const ITLB_ENTRIES = 256;
+const DTLB_MASK = DTLB_ENTRIES - 1;
+const ITLB_MASK = ITLB_ENTRIES - 1;
+
+const PSTATE_WORD = 2 * SLOT_PSTATE;
+
+/** translate() result for a misaligned access whose two pages are not contiguous in the host buffer. */
+export const SPLIT_ACCESS = -2;
+
+/** How an access uses memory, for permission checks and the WnR bit of a fault. */
+const enum Access {
+  Read = 0,
+  Write = 1,
+  /** Atomic read-modify-write: needs both; WnR tells which was missing. */
+  ReadWrite = 2,
+}
+
+/** TLB maintenance operations, by the op2 field of TLBI ... E1(IS). */
+export const enum TlbiOp {
+  Vmalle1 = 0,
+  Vae1 = 1,
+  Aside1 = 2,
+  Vaae1 = 3,
+  Vale1 = 5,
+  Vaale1 = 7,
+}
 
 export interface VcpuConfig {
   readonly bus: PhysicalBus;
@@ -86,14 +126,41 @@ export class Vcpu implements SysregHost {
   readonly features: ReadonlySet<Feature>;
   private readonly counter: () => number;
 
-  // The RAM window of the fast data path.
+  // Where RAM is, for the embedder and tests; accesses go through the TLBs.
   readonly ramBase: number;
   readonly ramSize: number;
   readonly ramHost: number;
 
-  /** Cached from SCTLR_EL1 at each write: the fast path must not re-read it. */
+  /**
+   * The translation controls in effect (latched at context synchronisation),
+   * and SCTLR_EL1.A and .M from the same moment: the fast path must not
+   * re-read SCTLR.
+   */
+  readonly regime = new TranslationRegime();
   alignCheck = false;
   mmuEnabled = false;
+  /** A translation register was written; the regime is latched at the next context synchronisation. */
+  translationPending = false;
+
+  /** Data and instruction TLBs (see tlb.ts), and their arrays for the fast paths. */
+  readonly dtlb = new Tlb(DTLB_ENTRIES);
+  readonly itlb = new Tlb(ITLB_ENTRIES);
+  private readonly dTagLo: Int32Array;
+  private readonly dTagHi: Int32Array;
+  private readonly dFast: Int32Array;
+  private readonly dHost: Uint32Array;
+  private readonly iTagLo: Int32Array;
+  private readonly iTagHi: Int32Array;
+  private readonly iFast: Int32Array;
+  private readonly iHost: Uint32Array;
+  private readonly walkResult = new WalkResult();
+  /** PSTATE saved while an LDTR/STTR at EL1 runs with EL0's permissions; -1 otherwise. */
+  private unprivPstate = -1;
+  /**
+   * Carries out TLBI ...IS: every vcpu of the machine must see it. The run
+   * loop replaces this; alone, a vcpu is its own inner-shareable domain.
+   */
+  broadcastTlbi: (op: TlbiOp, argLo: number, argHi: number) => void = (op, lo, hi) => this.tlbiLocal(op, lo, hi);
 
   /** Set by an instruction that must leave the execution loop. */
   exit: VcpuExit = VcpuExit.None;
@@ -138,6 +205,15 @@ export class Vcpu implements SysregHost {
     this.ramBase = cfg.bus.ramBase;
     this.ramSize = cfg.bus.ramSize;
     this.ramHost = cfg.bus.ramHostOffset;
+    this.dTagLo = this.dtlb.tagLo;
+    this.dTagHi = this.dtlb.tagHi;
+    this.dFast = this.dtlb.fast;
+    this.dHost = this.dtlb.host;
+    this.iTagLo = this.itlb.tagLo;
+    this.iTagHi = this.itlb.tagHi;
+    this.iFast = this.itlb.fast;
+    this.iHost = this.itlb.host;
+    this.regime.panImplemented = cfg.model.features.has('pan');
     this.slotOf = Object.fromEntries(SYSREGS.map((d) => [d.name, d.slot]));
     this.reset(0n);
   }
@@ -155,7 +231,9 @@ export class Vcpu implements SysregHost {
     }
     this.exit = VcpuExit.None;
     this.retired = 0;
-    this.translationChanged();
+    this.unprivPstate = -1;
+    this.latchTranslation();
+    this.flushTlb();
   }
 
   getSlot(slot: number): bigint {
@@ -229,9 +307,10 @@ export class Vcpu implements SysregHost {
     return this.getSlot(this.slotOf[name]);
   }
 
+  /** Sets a register as KVM_SET_ONE_REG would, with the vcpu stopped: effective at once. */
   setSysreg(name: SysregNameT, v: bigint): void {
     this.setSlot(this.slotOf[name], v);
-    this.translationChanged();
+    this.latchTranslation();
   }
 
   // ---- SysregHost ----
@@ -248,14 +327,56 @@ export class Vcpu implements SysregHost {
     return idRegisterValue(this.model, name, this.vcpuIndex);
   }
 
+  /**
+   * After a write to SCTLR_EL1, TCR_EL1, TTBR0/1_EL1 or MAIR_EL1. The new
+   * values take effect at the next context synchronisation event (ISB,
+   * exception entry, ERET), which the architecture allows: until then either
+   * value may be used, and using the old one consistently means the walk and
+   * the TLB always agree, and that `msr sctlr_el1; isb` turns the MMU on at
+   * the ISB as on hardware.
+   */
   translationChanged(): void {
-    const sctlr = this.r[2 * this.slotOf.SCTLR_EL1];
+    this.translationPending = true;
+  }
+
+  /** A context synchronisation event: latch translation settings written since the last one. */
+  contextSynchronize(): void {
+    if (this.translationPending) this.latchTranslation();
+  }
+
+  /**
+   * Copies the translation controls into the regime. A change of anything a
+   * cached translation depends on (SCTLR.M/WXN, TCR, MAIR) drops the TLBs; a
+   * new ASID only switches which entries are live. A new table base with the
+   * same ASID keeps the entries, as the architecture requires software to
+   * invalidate them (QEMU behaves the same), which keeps Linux's TTBR0
+   * switching on kernel entry cheap.
+   */
+  latchTranslation(): void {
+    this.translationPending = false;
+    const r = this.r, reg = this.regime, so = this.slotOf;
+    const sctlr = r[2 * so.SCTLR_EL1];
+    const tcr = 2 * so.TCR_EL1, t0 = 2 * so.TTBR0_EL1, t1 = 2 * so.TTBR1_EL1, mair = 2 * so.MAIR_EL1;
+    const m = (sctlr & SCTLR_M) !== 0, wxn = (sctlr & SCTLR_WXN) !== 0;
     this.alignCheck = (sctlr & SCTLR_A) !== 0;
-    this.mmuEnabled = (sctlr & SCTLR_M) !== 0;
-    if (this.mmuEnabled) {
-      // Running on as if translation were off would silently corrupt the guest.
-      this.exit = VcpuExit.InternalError;
-      this.internalError = 'the guest enabled the stage-1 MMU (SCTLR_EL1.M), which this version of warmboot does not implement yet';
+    this.mmuEnabled = m;
+    const flush = m !== reg.mmuOn || wxn !== reg.wxn || r[tcr] !== reg.tcrLo || r[tcr + 1] !== reg.tcrHi
+      || r[mair] !== reg.mairLo || r[mair + 1] !== reg.mairHi;
+    reg.mmuOn = m;
+    reg.wxn = wxn;
+    reg.tcrLo = r[tcr]; reg.tcrHi = r[tcr + 1];
+    reg.ttbr0Lo = r[t0]; reg.ttbr0Hi = r[t0 + 1];
+    reg.ttbr1Lo = r[t1]; reg.ttbr1Hi = r[t1 + 1];
+    reg.mairLo = r[mair]; reg.mairHi = r[mair + 1];
+    // TCR.A1 picks the TTBR holding the ASID; TCR.AS (bit 36) says 16 bits or 8.
+    let asid = ((reg.tcrLo & (1 << 22)) !== 0 ? reg.ttbr1Hi : reg.ttbr0Hi) >>> 16;
+    if ((reg.tcrHi & (1 << 4)) === 0) asid &= 0xff;
+    const asidChanged = asid !== reg.asid;
+    reg.asid = asid;
+    if (flush) this.flushTlb();
+    else if (asidChanged) {
+      this.dtlb.switchAsid(asid);
+      this.itlb.switchAsid(asid);
     }
   }
 
@@ -294,6 +415,8 @@ export class Vcpu implements SysregHost {
    * address (lo/hi), ESR the syndrome, FAR the fault address when given.
    */
   takeException(ec: number, iss: number, elrLo: number, elrHi: number, farLo?: number, farHi?: number): void {
+    // Exception entry synchronises context: the vector is fetched with the new settings.
+    if (this.translationPending) this.latchTranslation();
     const r = this.r;
     const pstate = r[2 * SLOT_PSTATE];
     const fromEl = (pstate >> 2) & 3;
@@ -337,8 +460,15 @@ export class Vcpu implements SysregHost {
 
   /** Delivers a data abort for the current instruction and abandons it. */
   dataAbort(vaLo: number, vaHi: number, write: boolean, fsc: number): never {
+    this.dataAbortIss(vaLo, vaHi, (write ? ISS_WNR : 0) | fsc);
+  }
+
+  /** A data abort with a full ISS (WnR, CM and the fault status), FAR = the VA. */
+  dataAbortIss(vaLo: number, vaHi: number, iss: number): never {
+    // An LDTR/STTR at EL1 faults from EL1, whatever permissions it used.
+    this.endUnprivileged();
     const ec = this.el === 0 ? EC_DABORT_LOWER : EC_DABORT_SAME;
-    this.takeException(ec, (write ? 1 << 6 : 0) | fsc, this.r[2 * SLOT_PC], this.r[2 * SLOT_PC + 1], vaLo, vaHi);
+    this.takeException(ec, iss, this.r[2 * SLOT_PC], this.r[2 * SLOT_PC + 1], vaLo, vaHi);
     throw GUEST_FAULT;
   }
 
@@ -352,10 +482,212 @@ export class Vcpu implements SysregHost {
     throw GUEST_FAULT;
   }
 
-  /** Forgets every cached translation (called when stage 2 or a memslot changes). */
+  /** Forgets every cached translation (TLBI VMALLE1, a new regime, or a stage-2 or memslot change). */
   flushTlb(): void {
-    // Translations are not cached yet: each access walks from scratch.
+    this.dtlb.flushAll();
+    this.itlb.flushAll();
+    // The loop's cached code page is keyed by host page and re-resolved at
+    // each block start, so it cannot outlive a mapping; dropping it here too
+    // costs nothing and keeps the rule simple.
     this.lastPageHost = -1;
+  }
+
+  /** TLBI by op2 and the Xt operand, on this vcpu only. */
+  tlbiLocal(op: TlbiOp, argLo: number, argHi: number): void {
+    if (op === TlbiOp.Vmalle1) {
+      this.flushTlb();
+      return;
+    }
+    // Xt holds the ASID in 63:48 (8 bits of it when TCR.AS is 0) and VA 55:12 in 43:0.
+    let asid = argHi >>> 16;
+    if ((this.regime.tcrHi & (1 << 4)) === 0) asid &= 0xff;
+    if (op === TlbiOp.Aside1) {
+      this.dtlb.invalidateAsid(asid);
+      this.itlb.invalidateAsid(asid);
+      return;
+    }
+    const pageLo = argLo << 12;
+    const va55to32 = ((argLo >>> 20) | (argHi << 12)) & 0xffffff;
+    const scope = op === TlbiOp.Vaae1 || op === TlbiOp.Vaale1 ? ANY_ASID : asid;
+    this.dtlb.invalidateVa(pageLo, va55to32, scope);
+    this.itlb.invalidateVa(pageLo, va55to32, scope);
+  }
+
+  // ---- Translation: TLB lookup, walk and fill ----
+
+  /**
+   * The index of a live entry of `tlb` translating the VA's page, walking
+   * and filling on a miss; or the bitwise NOT of a fault status.
+   */
+  private lookup(tlb: Tlb, mask: number, vaLo: number, vaHi: number): number {
+    const i = (vaLo >>> 12) & mask;
+    const reg = this.regime;
+    if (tlb.tagLo[i] === (vaLo & ~0xfff) && tlb.tagHi[i] === vaHi && tlb.full[i] !== 0
+      && ((tlb.info[i] & INFO_GLOBAL) !== 0 || tlb.asid[i] === reg.asid)) return i;
+    const w = this.walkResult;
+    const fsc = reg.mmuOn ? walkStage1(reg, this.bus, this.dv, vaLo, vaHi, w) : translationOff(reg, vaLo, vaHi, w);
+    if (fsc >= 0) return ~fsc;
+    // Stage 2: the bus maps the page (its first touch is counted as a fault)
+    // or says it is not memory the vcpu may access directly.
+    const pa = w.paHi * 0x100000000 + (w.paLo >>> 0);
+    let info = w.info;
+    let host = this.bus.memslotOffset(pa, 4096, false);
+    if (host < 0) {
+      info |= INFO_MMIO;
+      host = 0;
+    } else if (this.bus.memslotOffset(pa, 4096, true) < 0) {
+      info |= INFO_ROM;
+    }
+    tlb.tagLo[i] = vaLo & ~0xfff;
+    tlb.tagHi[i] = vaHi;
+    tlb.full[i] = w.perm;
+    tlb.fast[i] = Tlb.fastPerms(w.perm, info);
+    tlb.info[i] = info;
+    tlb.asid[i] = reg.asid;
+    tlb.host[i] = host;
+    tlb.paLo[i] = w.paLo;
+    tlb.paHi[i] = w.paHi;
+    const span = (info >>> INFO_SPAN_SHIFT) & INFO_SPAN_MASK;
+    if (span > tlb.maxSpan) tlb.maxSpan = span;
+    return i;
+  }
+
+  /**
+   * The slow path of a data access to one page: TLB lookup or walk, then the
+   * checks in the Arm ARM's order (walk faults, alignment on Device memory,
+   * permissions). Returns the host offset, or -1 for a device with the
+   * physical address in lastPa. Faults are delivered and thrown.
+   */
+  private resolveData(vaLo: number, vaHi: number, acc: Access, misaligned: boolean): number {
+    const write = acc !== Access.Read;
+    const i = this.lookup(this.dtlb, DTLB_MASK, vaLo, vaHi);
+    if (i < 0) this.dataAbort(vaLo, vaHi, write, ~i);
+    const t = this.dtlb;
+    const info = t.info[i];
+    if (misaligned && (info & INFO_DEVICE) !== 0) this.dataAbort(vaLo, vaHi, write, FSC_ALIGNMENT);
+    const shift = contextShift(this.r[PSTATE_WORD]);
+    const need = (write ? PERM_W1 : PERM_R1) << shift;
+    const full = t.full[i];
+    if ((full & need) === 0) {
+      // An atomic that could not even read reports a read (WnR = 0).
+      const wnr = acc === Access.Write || (acc === Access.ReadWrite && (full & (PERM_R1 << shift)) !== 0);
+      this.dataAbort(vaLo, vaHi, wnr, FSC_PERMISSION + (info & INFO_LEVEL_MASK));
+    }
+    const off = vaLo & 0xfff;
+    if ((t.fast[i] & need) !== 0) return t.host[i] + off;
+    this.lastPa = t.paHi[i] * 0x100000000 + (t.paLo[i] >>> 0) + off;
+    return -1;
+  }
+
+  /** An access that is not size-aligned: alignment checks, and page crossings. */
+  private translateMisaligned(vaLo: number, vaHi: number, size: number, write: boolean, mustAlign: boolean): number {
+    if (mustAlign || this.alignCheck) this.dataAbort(vaLo, vaHi, write, FSC_ALIGNMENT);
+    const acc = write ? Access.Write : Access.Read;
+    const first = this.resolveData(vaLo, vaHi, acc, true);
+    const inPage = 0x1000 - (vaLo & 0xfff);
+    if (size <= inPage) return first;
+    // Both pages are checked before any byte moves, so a fault on the second
+    // leaves memory untouched.
+    const lo2 = (vaLo >>> 0) + inPage;
+    const second = this.resolveData(lo2 | 0, lo2 >= 0x100000000 ? (vaHi + 1) | 0 : vaHi, acc, true);
+    if (first >= 0 && second === first + inPage) return first;
+    return SPLIT_ACCESS;
+  }
+
+  /** A misaligned access over two pages, byte by byte (both pages already checked). */
+  private readSplit(vaLo: number, vaHi: number, size: number): void {
+    let lo = 0, hi = 0;
+    for (let k = 0; k < size; k++) {
+      const a = (vaLo >>> 0) + k;
+      const b = this.read8(a | 0, a >= 0x100000000 ? (vaHi + 1) | 0 : vaHi);
+      if (k < 4) lo |= b << (8 * k);
+      else hi |= b << (8 * (k - 4));
+    }
+    this.vLo = lo;
+    this.vHi = hi;
+  }
+
+  private writeSplit(vaLo: number, vaHi: number, size: number, lo: number, hi: number): void {
+    for (let k = 0; k < size; k++) {
+      const a = (vaLo >>> 0) + k;
+      const b = k < 4 ? lo >>> (8 * k) : hi >>> (8 * (k - 4));
+      this.write8(a | 0, a >= 0x100000000 ? (vaHi + 1) | 0 : vaHi, b & 0xff);
+    }
+  }
+
+  /**
+   * LDTR/STTR at EL1 check EL0's permissions: the access runs with PSTATE's
+   * EL field showing EL0, which is all the translation path looks at, and a
+   * fault restores it before the exception is taken. At EL0 nothing changes.
+   */
+  beginUnprivileged(): void {
+    const p = this.r[PSTATE_WORD];
+    if ((p & 4) === 0) return;
+    this.unprivPstate = p;
+    this.r[PSTATE_WORD] = p & ~0xc;
+  }
+
+  endUnprivileged(): void {
+    if (this.unprivPstate === -1) return;
+    this.r[PSTATE_WORD] = this.unprivPstate;
+    this.unprivPstate = -1;
+  }
+
+  /**
+   * The host offset of the 64-byte block DC ZVA zeroes, or -1 for a device
+   * (lastPa). A write for permissions; Device memory is an alignment fault
+   * whatever the address.
+   */
+  translateZeroBlock(vaLo: number, vaHi: number): number {
+    return this.resolveData(vaLo & ~63, vaHi, Access.Write, true);
+  }
+
+  /**
+   * Translates the operand of a cache maintenance instruction by VA (DC
+   * CVAC/CVAU/CIVAC/IVAC, IC IVAU): host offset, or -1 when not memory. At EL1
+   * they cannot cause permission faults; at EL0 they need read permission.
+   * Faults are data aborts with CM and WnR set.
+   */
+  translateMaintenance(vaLo: number, vaHi: number): number {
+    const i = this.lookup(this.dtlb, DTLB_MASK, vaLo, vaHi);
+    if (i < 0) this.dataAbortIss(vaLo, vaHi, ISS_CM | ISS_WNR | ~i);
+    const t = this.dtlb;
+    if (this.el === 0 && (t.full[i] & (PERM_R1 << 2)) === 0) {
+      this.dataAbortIss(vaLo, vaHi, ISS_CM | ISS_WNR | FSC_PERMISSION | (t.info[i] & INFO_LEVEL_MASK));
+    }
+    return Tlb.fastPerms(t.full[i], t.info[i]) !== 0 ? t.host[i] + (vaLo & 0xfff) : -1;
+  }
+
+  /**
+   * AT S1E1R/W and S1E0R/W: translate as a read or write from EL1 (without
+   * PAN) or EL0 and report in PAR_EL1. A synchronous external abort on the
+   * walk is taken as a data abort instead (CM and WnR set), as the Arm ARM
+   * and QEMU do.
+   */
+  addressTranslate(vaLo: number, vaHi: number, write: boolean, el0: boolean): void {
+    const r = this.r, par = 2 * this.slotOf.PAR_EL1;
+    const i = this.lookup(this.dtlb, DTLB_MASK, vaLo, vaHi);
+    let fsc = -1;
+    if (i < 0) {
+      fsc = ~i;
+      if ((fsc & ~3) === 0x14) this.dataAbortIss(vaLo, vaHi, ISS_CM | ISS_WNR | fsc);
+    } else {
+      const need = (write ? PERM_W1 : PERM_R1) << (el0 ? 2 : 0);
+      if ((this.dtlb.full[i] & need) === 0) fsc = FSC_PERMISSION + (this.dtlb.info[i] & INFO_LEVEL_MASK);
+    }
+    if (fsc >= 0) {
+      // F, FST; bit 11 is RES1 in both formats.
+      r[par] = 1 | (fsc << 1) | (1 << 11);
+      r[par + 1] = 0;
+      return;
+    }
+    const t = this.dtlb, info = t.info[i];
+    const attr = (info >>> 16) & 0xff;
+    // SH is 0b10 for Device and for Normal Non-cacheable memory (PAREncodeShareability).
+    const sh = (attr & 0xf0) === 0 || attr === 0x44 ? 2 : (info >>> 24) & 3;
+    // NS (bit 9) is set as QEMU does for a Non-secure regime.
+    r[par] = t.paLo[i] | (sh << 7) | (1 << 9) | (1 << 11);
+    r[par + 1] = (t.paHi[i] & 0xffff) | (attr << 24);
   }
 
   // ---- Instruction fetch ----
@@ -365,17 +697,31 @@ export class Vcpu implements SysregHost {
    * instruction abort (the PC then points at the vector).
    */
   fetchOffset(pcLo: number, pcHi: number): number {
-    if ((pcHi >>> 16) === 0) {
-      const pa = pcHi * 0x100000000 + (pcLo >>> 0);
-      const off = pa - this.ramBase;
-      if (off >= 0 && off + 4 <= this.ramSize) return this.ramHost + off;
-      const slot = this.bus.memslotOffset(pa, 4, false);
-      if (slot >= 0) return slot;
-      this.instructionAbort(pcLo, pcHi, FSC_EXTERNAL);
-    } else {
-      this.instructionAbort(pcLo, pcHi, FSC_ADDRESS_SIZE_L0);
+    const i = (pcLo >>> 12) & ITLB_MASK;
+    const x = (this.r[PSTATE_WORD] & 4) === 0 ? PERM_X0 : PERM_X1;
+    if (this.iTagLo[i] === (pcLo & ~0xfff) && this.iTagHi[i] === pcHi && (this.iFast[i] & x) !== 0) {
+      return this.iHost[i] + (pcLo & 0xfff);
     }
-    return -1;
+    return this.fetchSlow(pcLo, pcHi, x);
+  }
+
+  private fetchSlow(pcLo: number, pcHi: number, x: number): number {
+    const i = this.lookup(this.itlb, ITLB_MASK, pcLo, pcHi);
+    if (i < 0) {
+      this.instructionAbort(pcLo, pcHi, ~i);
+      return -1;
+    }
+    const t = this.itlb;
+    if ((t.full[i] & x) === 0) {
+      this.instructionAbort(pcLo, pcHi, FSC_PERMISSION + (t.info[i] & INFO_LEVEL_MASK));
+      return -1;
+    }
+    if ((t.fast[i] & x) === 0) {
+      // Not memory: nothing to fetch from.
+      this.instructionAbort(pcLo, pcHi, FSC_EXTERNAL);
+      return -1;
+    }
+    return t.host[i] + (pcLo & 0xfff);
   }
 
   private instructionAbort(pcLo: number, pcHi: number, fsc: number): void {
@@ -390,19 +736,14 @@ export class Vcpu implements SysregHost {
    * lastPa). Faults are delivered to the guest and thrown as GUEST_FAULT.
    */
   translate(vaLo: number, vaHi: number, size: number, write: boolean, mustAlign: boolean): number {
-    if ((vaLo & (size - 1)) !== 0 && (mustAlign || this.alignCheck)) {
-      this.dataAbort(vaLo, vaHi, write, FSC_ALIGNMENT);
+    if ((vaLo & (size - 1)) !== 0) return this.translateMisaligned(vaLo, vaHi, size, write, mustAlign);
+    // An aligned access stays in its page: one TLB probe decides.
+    const i = (vaLo >>> 12) & DTLB_MASK;
+    const need = (write ? PERM_W1 : PERM_R1) << contextShift(this.r[PSTATE_WORD]);
+    if (this.dTagLo[i] === (vaLo & ~0xfff) && this.dTagHi[i] === vaHi && (this.dFast[i] & need) !== 0) {
+      return this.dHost[i] + (vaLo & 0xfff);
     }
-    // With stage 1 off, the physical address is the virtual one, and anything
-    // beyond the 48-bit physical range is an address size fault.
-    if ((vaHi >>> 16) !== 0) this.dataAbort(vaLo, vaHi, write, FSC_ADDRESS_SIZE_L0);
-    const pa = vaHi * 0x100000000 + (vaLo >>> 0);
-    this.lastPa = pa;
-    const off = pa - this.ramBase;
-    if (off >= 0 && off + size <= this.ramSize) return this.ramHost + off;
-    const slot = this.bus.memslotOffset(pa, size, write);
-    if (slot >= 0) return slot;
-    return -1;
+    return this.resolveData(vaLo, vaHi, write ? Access.Write : Access.Read, false);
   }
 
   private deviceRead(vaLo: number, vaHi: number, size: number): number {
@@ -422,13 +763,23 @@ export class Vcpu implements SysregHost {
 
   read16(vaLo: number, vaHi: number, mustAlign = false): number {
     const off = this.translate(vaLo, vaHi, 2, false, mustAlign);
-    return off >= 0 ? this.dv.getUint16(off, true) : this.deviceRead(vaLo, vaHi, 2) & 0xffff;
+    if (off >= 0) return this.dv.getUint16(off, true);
+    if (off === SPLIT_ACCESS) {
+      this.readSplit(vaLo, vaHi, 2);
+      return this.vLo;
+    }
+    return this.deviceRead(vaLo, vaHi, 2) & 0xffff;
   }
 
   /** Returns the word as a signed 32-bit number. */
   read32(vaLo: number, vaHi: number, mustAlign = false): number {
     const off = this.translate(vaLo, vaHi, 4, false, mustAlign);
-    return off >= 0 ? this.dv.getInt32(off, true) : this.deviceRead(vaLo, vaHi, 4) | 0;
+    if (off >= 0) return this.dv.getInt32(off, true);
+    if (off === SPLIT_ACCESS) {
+      this.readSplit(vaLo, vaHi, 4);
+      return this.vLo;
+    }
+    return this.deviceRead(vaLo, vaHi, 4) | 0;
   }
 
   /** Leaves the doubleword in vLo/vHi. */
@@ -437,6 +788,8 @@ export class Vcpu implements SysregHost {
     if (off >= 0) {
       this.vLo = this.dv.getInt32(off, true);
       this.vHi = this.dv.getInt32(off + 4, true);
+    } else if (off === SPLIT_ACCESS) {
+      this.readSplit(vaLo, vaHi, 8);
     } else {
       this.vLo = this.deviceRead(vaLo, vaHi, 4) | 0;
       const pa = this.lastPa;
@@ -459,7 +812,8 @@ export class Vcpu implements SysregHost {
     if (off >= 0) {
       this.noteCodeWrite(off, 2);
       this.dv.setUint16(off, value, true);
-    } else this.deviceWrite(vaLo, vaHi, 2, value & 0xffff);
+    } else if (off === SPLIT_ACCESS) this.writeSplit(vaLo, vaHi, 2, value, 0);
+    else this.deviceWrite(vaLo, vaHi, 2, value & 0xffff);
   }
 
   write32(vaLo: number, vaHi: number, value: number, mustAlign = false): void {
@@ -467,7 +821,8 @@ export class Vcpu implements SysregHost {
     if (off >= 0) {
       this.noteCodeWrite(off, 4);
       this.dv.setInt32(off, value, true);
-    } else this.deviceWrite(vaLo, vaHi, 4, value >>> 0);
+    } else if (off === SPLIT_ACCESS) this.writeSplit(vaLo, vaHi, 4, value, 0);
+    else this.deviceWrite(vaLo, vaHi, 4, value >>> 0);
   }
 
   write64(vaLo: number, vaHi: number, lo: number, hi: number, mustAlign = false): void {
@@ -476,6 +831,8 @@ export class Vcpu implements SysregHost {
       this.noteCodeWrite(off, 8);
       this.dv.setInt32(off, lo, true);
       this.dv.setInt32(off + 4, hi, true);
+    } else if (off === SPLIT_ACCESS) {
+      this.writeSplit(vaLo, vaHi, 8, lo, hi);
     } else {
       const pa = this.lastPa;
       this.deviceWrite(vaLo, vaHi, 4, lo >>> 0);
@@ -485,10 +842,26 @@ export class Vcpu implements SysregHost {
     }
   }
 
-  /** Host offset for an atomic read-modify-write: RAM only, aligned; devices get an external abort. */
-  translateAtomic(vaLo: number, vaHi: number, size: number, write: boolean): number {
-    const off = this.translate(vaLo, vaHi, size, write, true);
-    if (off < 0) this.dataAbort(vaLo, vaHi, write, FSC_EXTERNAL);
+  /**
+   * Host offset for an exclusive or atomic access: memory only, aligned;
+   * devices get an external abort. `rmw` marks an atomic read-modify-write
+   * (CAS, SWP, LDADD...), which needs read and write permission. Leaves the
+   * physical address in lastPa for the exclusive monitor.
+   */
+  translateAtomic(vaLo: number, vaHi: number, size: number, write: boolean, rmw = false): number {
+    if ((vaLo & (size - 1)) !== 0) this.dataAbort(vaLo, vaHi, write, FSC_ALIGNMENT);
+    const i = (vaLo >>> 12) & DTLB_MASK;
+    const need = (write ? PERM_W1 : PERM_R1) << contextShift(this.r[PSTATE_WORD]);
+    let off: number;
+    if (this.dTagLo[i] === (vaLo & ~0xfff) && this.dTagHi[i] === vaHi && (this.dFast[i] & need) !== 0) {
+      off = this.dHost[i] + (vaLo & 0xfff);
+    } else {
+      off = this.resolveData(vaLo, vaHi, rmw ? Access.ReadWrite : write ? Access.Write : Access.Read, false);
+      if (off < 0) this.dataAbort(vaLo, vaHi, write, FSC_EXTERNAL);
+    }
+    // Either way entry i now translates this page.
+    const t = this.dtlb;
+    this.lastPa = t.paHi[i] * 0x100000000 + (t.paLo[i] >>> 0) + (vaLo & 0xfff);
     if (write) this.noteCodeWrite(off, size);
     return off;
   }
@@ -499,6 +872,14 @@ export class Vcpu implements SysregHost {
     const end = (off + size - 1) >>> 12;
     if (end !== off >>> 12 && f[end] !== 0) this.codePages.invalidatePage(end, 'guest-store');
   }
+}
+
+/**
+ * How far the permission bits of the current access context sit from the
+ * EL1 ones (tlb.ts): EL0 uses bits 2-3, EL1 with PSTATE.PAN bits 4-5.
+ */
+function contextShift(pstate: number): number {
+  return (pstate & 4) === 0 ? 2 : (pstate >>> 20) & 4;
 }
 
 function hex64(lo: number, hi: number): string {

@@ -99,6 +99,8 @@ export function exceptionReturn(c: Vcpu): void {
   r[PC] = r[elr];
   r[PC + 1] = r[elr + 1];
   r[2 * SLOT_EXCL_SIZE] = 0;
+  // ERET synchronises context: pending translation settings apply to the return target.
+  c.contextSynchronize();
 }
 
 export function buildSvc(f: Fields): Handler {

@@ -67,7 +67,19 @@ export function buildLdstImm9(f: Fields, mode: 'unscaled' | 'pre' | 'post' | 'un
   const n = spReg(f.Rn), rn = f.Rn;
   const imm = signExtend(f.imm9, 9), immHi = imm >> 31;
   const acc = makeAccess(f.size, f.opc, f.Rt);
-  if (mode === 'unscaled' || mode === 'unpriv') {
+  if (mode === 'unpriv') {
+    // LDTR/STTR: at EL1 the access is checked against EL0's permissions.
+    return (c) => {
+      const r = c.r;
+      checkSp(c, rn);
+      add64(r[n], r[n + 1], imm, immHi, 0);
+      const lo = out.lo, hi = out.hi;
+      c.beginUnprivileged();
+      acc(c, lo, hi);
+      c.endUnprivileged();
+    };
+  }
+  if (mode === 'unscaled') {
     return (c) => {
       const r = c.r;
       checkSp(c, rn);
@@ -285,7 +297,7 @@ export function buildCas(f: Fields): Handler {
   return (c) => {
     const r = c.r;
     baseAddress(c, rn);
-    const off = c.translateAtomic(out.lo, out.hi, size, true);
+    const off = c.translateAtomic(out.lo, out.hi, size, true, true);
     hostRead(c, off, size);
     const olo = out.lo, ohi = out.hi;
     const cmpLo = size === 8 ? r[s] : size === 4 ? r[s] : r[s] & (size === 1 ? 0xff : 0xffff);
@@ -303,7 +315,7 @@ export function buildCasp(f: Fields): Handler {
   return (c) => {
     const r = c.r;
     baseAddress(c, rn);
-    const off = c.translateAtomic(out.lo, out.hi, 2 * half, true);
+    const off = c.translateAtomic(out.lo, out.hi, 2 * half, true, true);
     hostRead(c, off, half);
     const alo = out.lo, ahi = out.hi;
     hostRead(c, off + half, half);
@@ -331,7 +343,7 @@ export function buildAtomic(f: Fields): Handler {
   return (c) => {
     const r = c.r;
     baseAddress(c, rn);
-    const off = c.translateAtomic(out.lo, out.hi, size, true);
+    const off = c.translateAtomic(out.lo, out.hi, size, true, true);
     hostRead(c, off, size);
     const olo = out.lo, ohi = out.hi;
     const vlo = r[s] & mask, vhi = size === 8 ? r[s + 1] : 0;

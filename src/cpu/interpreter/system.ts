@@ -4,7 +4,7 @@ import type { Fields } from '../../a64/decode-table.js';
 import type { Handler } from '../code-pages.js';
 import { PSTATE_PAN, SLOT_EXCL_SIZE, SLOT_SP_EL0, SLOT_NZCV, SLOT_PC, SLOT_PSTATE } from '../state-layout.js';
 import { El0Access, isReservedIdRegister, SYSREG_BY_KEY, sysregKey, type SysregDef } from '../system-registers.js';
-import { EC_FP_ACCESS, EC_SYSREG, EC_WFX, GUEST_FAULT, VcpuExit, type Vcpu } from '../vcpu.js';
+import { EC_FP_ACCESS, EC_SYSREG, EC_WFX, GUEST_FAULT, type TlbiOp, VcpuExit, type Vcpu } from '../vcpu.js';
 import { branchBy } from './branches.js';
 import { zrRead, zrWrite } from './operands.js';
 
@@ -64,9 +64,9 @@ export function buildHint(f: Fields): Handler {
 }
 
 export function buildBarrier(isb: boolean): Handler {
-  // ISB is a context synchronisation event: leaving the block makes changes
-  // to translation settings visible to the next fetch.
-  if (isb) return (c) => { branchBy(c.r, 4); return true; };
+  // ISB is a context synchronisation event: translation settings written
+  // before it take effect, and leaving the block makes the next fetch use them.
+  if (isb) return (c) => { c.contextSynchronize(); branchBy(c.r, 4); return true; };
   return () => undefined;
 }
 
@@ -251,12 +251,12 @@ export function buildSys(f: Fields): Handler {
     };
   }
   if (is(3, 7, 5, 1)) {
-    // IC IVAU
+    // IC IVAU: drop decoded code of the physical page the VA maps to.
     return (c) => {
       if (c.el === 0 && (sctlr(c) & SCTLR_UCI) === 0) { trapSysreg(c, f, 1, false); return true; }
       const r = c.r;
-      const off = c.translate(r[t] & ~63, r[t + 1], 1, false, false);
-      if (off >= 0) c.codePages.invalidatePage(off >>> 12, 'ic-maintenance');
+      const off = c.translateMaintenance(r[t], r[t + 1]);
+      if (off >= 0) c.codePages.invalidatePage(Math.floor(off / 4096), 'ic-maintenance');
       branchBy(r, 4);
       return true;
     };
@@ -267,7 +267,13 @@ export function buildSys(f: Fields): Handler {
       if (c.el === 0 && (sctlr(c) & SCTLR_DZE) === 0) { trapSysreg(c, f, 1, false); return true; }
       const r = c.r;
       const lo = r[t] & ~63, hi = r[t + 1];
-      for (let i = 0; i < 64; i += 8) c.write64(lo + i, hi, 0, 0);
+      const off = c.translateZeroBlock(lo, hi);
+      if (off >= 0) {
+        c.noteCodeWrite(off, 64);
+        c.u8.fill(0, off, off + 64);
+      } else {
+        for (let i = 0; i < 64; i += 8) c.write64(lo + i, hi, 0, 0);
+      }
       return false;
     };
   }
@@ -276,40 +282,49 @@ export function buildSys(f: Fields): Handler {
     return (c) => {
       if (c.el === 0 && (sctlr(c) & SCTLR_UCI) === 0) { trapSysreg(c, f, 1, false); return true; }
       const r = c.r;
-      c.translate(r[t], r[t + 1], 1, false, false);
+      c.translateMaintenance(r[t], r[t + 1]);
       return false;
     };
   }
-  if (is(0, 7, 6, 1) || is(0, 7, 6, 2) || is(0, 7, 10, 2) || is(0, 7, 14, 2)) {
-    // DC IVAC / ISW / CSW / CISW: EL1 only.
+  if (is(0, 7, 6, 1)) {
+    // DC IVAC: EL1 only; nothing to invalidate, but the address must translate.
+    return (c) => {
+      if (c.el === 0) return undef(c);
+      const r = c.r;
+      c.translateMaintenance(r[t], r[t + 1]);
+      return false;
+    };
+  }
+  if (is(0, 7, 6, 2) || is(0, 7, 10, 2) || is(0, 7, 14, 2)) {
+    // DC ISW / CSW / CISW: EL1 only.
     return (c) => (c.el === 0 ? undef(c) : false);
   }
   if (op1 === 0 && crn === 7 && crm === 8 && op2 <= 3) {
-    // AT S1E1R/W, S1E0R/W with stage 1 off: PA = VA, and data accesses are
-    // Device-nGnRnE (ATTR 0x00), whose PAR shareability is 0b10. Bit 11 is
-    // RES1 in both PAR formats.
+    // AT S1E1R, S1E1W, S1E0R, S1E0W: the result goes to PAR_EL1.
+    const write = (op2 & 1) !== 0, el0 = (op2 & 2) !== 0;
     return (c) => {
       if (c.el === 0) return undef(c);
-      const r = c.r, par = 2 * c.sysregSlot('PAR_EL1');
-      if (c.mmuEnabled) throw new Error('AT with the stage-1 MMU on is not implemented yet');
-      if ((r[t + 1] >>> 16) !== 0) {
-        r[par] = PAR_RES1 | 1 | (FSC_ADDRESS_SIZE << 1); r[par + 1] = 0;
-      } else {
-        r[par] = (r[t] & ~0xfff) | PAR_RES1 | PAR_SH_OUTER; r[par + 1] = r[t + 1] & 0xffff;
-      }
+      const r = c.r;
+      c.addressTranslate(r[t], r[t + 1], write, el0);
       return false;
     };
   }
   if (op1 === 0 && crn === 8 && (crm === 3 || crm === 7) && op2 !== 4 && op2 !== 6) {
-    // TLBI VMALLE1(IS), VAE1, ASIDE1, VAAE1, VALE1, VAALE1: no TLB yet.
-    return (c) => (c.el === 0 ? undef(c) : false);
+    // TLBI VMALLE1, VAE1, ASIDE1, VAAE1, VALE1, VAALE1 (CRm 7) and their
+    // inner-shareable forms (CRm 3), which every vcpu must see. The block
+    // ends so that the next fetch sees the new state of the TLB.
+    const broadcast = crm === 3, op = op2 as TlbiOp;
+    return (c) => {
+      if (c.el === 0) return undef(c);
+      const r = c.r;
+      if (broadcast) c.broadcastTlbi(op, r[t], r[t + 1]);
+      else c.tlbiLocal(op, r[t], r[t + 1]);
+      branchBy(r, 4);
+      return true;
+    };
   }
   return (c) => undef(c);
 }
-
-const FSC_ADDRESS_SIZE = 0;
-const PAR_RES1 = 1 << 11;
-const PAR_SH_OUTER = 2 << 7;
 
 /** FP/SIMD: trapped (EC 0x07) when CPACR_EL1.FPEN says so, otherwise UNDEFINED until FP is implemented. */
 export function fpAccess(): Handler {
