@@ -92,5 +92,7 @@ link_smp sysevent armv8-a "$here/sysevent/sysevent.c"
 link_smp reset armv8-a -Wl,-e,recorded_start "$here/common/entry-record.S" "$here/reset/reset.c"
 link_smp reset-mmu armv8-a -DWITH_MMU -Wl,-e,recorded_start "$here/common/entry-record.S" \
     "$here/common/mmu.c" "$here/reset/reset.c"
+link_smp selfmod armv8-a "$here/selfmod/selfmod-asm.S" "$here/selfmod/selfmod.c"
+link_smp selfmod-mmu armv8-a -DWITH_MMU "$here/selfmod/selfmod-asm.S" "$here/common/mmu.c" "$here/selfmod/selfmod.c"
 
 echo "build.sh: guests built in $out"
