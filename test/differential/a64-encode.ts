@@ -78,6 +78,9 @@ export function msr(op1: number, crn: number, crm: number, op2: number, rt: numb
 
 export const ELR_EL1 = [0, 4, 0, 1] as const;
 export const ESR_EL1 = [0, 5, 2, 0] as const;
+export const TPIDR_EL1 = [0, 13, 0, 4] as const;
+export const TPIDR_EL0 = [3, 13, 0, 2] as const;
+export const TPIDRRO_EL0 = [3, 13, 0, 3] as const;
 
 /** LSR Xd, Xn, #shift (UBFM Xd, Xn, #shift, #63). */
 export function lsrImm(rd: number, rn: number, shift: number): number {

@@ -30,10 +30,11 @@ import { findCpuModel } from '../../src/cpu/cpu-models.js';
 import { VirtualMachine } from '../../runtime/virtual-machine.js';
 import {
   addImm, addReg, cbnzSelf, CLREX, ELR_EL1, ERET, ESR_EL1, ldrX, lsrImm, mov64, movk, movz, mrs, mrsNzcv, msr, msrNzcv, RET,
-  strX, SVC0,
+  strX, SVC0, TPIDR_EL0, TPIDR_EL1, TPIDRRO_EL0,
 } from './a64-encode.js';
 import { BASE_REG, layoutUnits, SCRATCH_BYTES, type TestProgram, type Unit } from './generator.js';
 import { buildStaticElf } from './static-elf.js';
+import { testJit } from '../jit/jit-mode.js';
 
 export const QEMU = 'qemu-aarch64';
 export const OBJDUMP = 'aarch64-linux-gnu-objdump';
@@ -52,8 +53,6 @@ const SCRATCH_IN_REGION = 0xf00;
 const BRANCH_TO_SELF = 0x14000000;
 const DUMP_OFFSET = 0x200;
 const INIT_OFFSET = 0x400;
-/** Where warmboot's exception vector saves the registers it uses. */
-const SAVE_OFFSET = 0x600;
 /** x0..x30, NZCV, SP, then count and PC sum of UNDEFINED instructions and of faulting accesses. */
 const DUMP_SLOTS = 37;
 const UNDEF_SLOT = DUMP_OFFSET + 33 * 8;
@@ -124,11 +123,13 @@ export function buildImage(programs: readonly TestProgram[]): Image {
   const vector: number[] = [];
   {
     const v = (...w: number[]): void => { for (const x of w) vector.push(x >>> 0); };
-    v(strX(9, BASE_REG, SAVE_OFFSET), strX(10, BASE_REG, SAVE_OFFSET + 8), strX(11, BASE_REG, SAVE_OFFSET + 16));
+    // Its registers are saved in thread ID registers, not memory: a stray load
+    // near the scratch buffer must not see anything QEMU's handler does not write.
+    v(msr(...TPIDR_EL1, 9), msr(...TPIDR_EL0, 10), msr(...TPIDRRO_EL0, 11));
     v(mrs(9, ...ESR_EL1), lsrImm(9, 9, 26), addImm(10, BASE_REG, UNDEF_SLOT));
     v(cbz(9, 3), addImm(10, 10, 16), addImm(9, 9, EC_DABORT_SAME, 0, true), cbnzSelf(9));
     v(mrs(9, ...ELR_EL1), ...countInto(10, 9, 11), addImm(9, 9, 4), msr(...ELR_EL1, 9));
-    v(ldrX(9, BASE_REG, SAVE_OFFSET), ldrX(10, BASE_REG, SAVE_OFFSET + 8), ldrX(11, BASE_REG, SAVE_OFFSET + 16), ERET);
+    v(mrs(9, ...TPIDR_EL1), mrs(10, ...TPIDR_EL0), mrs(11, ...TPIDRRO_EL0), ERET);
   }
   if (vector.length > 32) throw new Error('the exception vector does not fit its slot');
   words.splice(0x200 / 4, vector.length, ...vector);
@@ -297,7 +298,7 @@ export class DifferentialHarness {
    */
   private runWarmboot(image: Image, layout: CaseLayout): Uint8Array | string {
     if (this.loaded !== image || !this.vm) {
-      this.vm = new VirtualMachine({ ramBase: RAM_BASE, ramSize: RAM_SIZE, cpus: 1, cpuModel: findCpuModel(this.cpu)! });
+      this.vm = new VirtualMachine({ ramBase: RAM_BASE, ramSize: RAM_SIZE, cpus: 1, cpuModel: findCpuModel(this.cpu)!, jit: testJit });
       this.vm.writePhysical(CODE_BASE, image.code);
       this.vm.writePhysical(DATA_BASE, image.data);
       this.loaded = image;
