@@ -53,6 +53,8 @@ const L_VAL = 61;
 const L_VAL2 = 62;
 const L_LEAVE = 63;
 const L_NEWBASE = 64;
+const L_XPC = 65; // helper exits: the instruction's PC, and how many of its block's instructions did not run
+const L_XUNRET = 66;
 
 export const HELPER_IMPORTS = ['tramp', 'ld', 'st', 'spchk'] as const;
 
@@ -102,8 +104,9 @@ export class RegionEmitter {
   private readonly written = new Set<number>();
   private nzcvRead = false;
   private nzcvWritten = false;
-  private readonly flushes: X[] = [];
-  private readonly reloads: X[] = [];
+  /** Call-out sites, filled in once the region's register sets are known: which registers each needs. */
+  private readonly flushes: { x: X; regs: readonly number[] | undefined }[] = [];
+  private readonly reloads: { x: X; regs: readonly number[] | undefined; nzcv: boolean }[] = [];
   private readonly index = new Map<bigint, number>();
   private flags: FlagSource = undefined;
   private cur!: Cur;
@@ -129,18 +132,27 @@ export class RegionEmitter {
     if (this.nzcvRead || this.nzcvWritten) body.push(m.local.set(L_NZCV, m.i32.load(NZCV, 4, this.state())));
     body.push(m.local.set(L_REM, m.i32.load(JIT_BUDGET, 4, this.state())));
     body.push(m.local.set(L_BI, m.local.get(L_ENTRY, B.i32)));
-    body.push(m.block('exit', [m.loop('top', nest)]));
+    // Helper exits share one tail (layout.ts HELPER_*): a few locals and a br at each site.
+    const st = (): X => m.local.get(L_ST, B.i32);
+    body.push(m.block('exit', [
+      m.block('hexit', [m.loop('top', nest)]),
+      m.local.set(L_REM, m.i32.add(m.local.get(L_REM, B.i32),
+        m.i32.add(m.local.get(L_XUNRET, B.i32), m.i32.and(m.i32.shr_u(st(), this.c32(1)), this.c32(1))))),
+      m.if(m.i32.and(st(), this.c32(HELPER_NEXT_PC)),
+        m.i64.store(PC, 8, this.state(), m.i64.add(m.local.get(L_XPC, B.i64), this.c64(4)))),
+      m.local.set(L_CODE, m.select(m.i32.and(st(), this.c32(HELPER_EXIT)), this.c32(JitCode.Exit), this.c32(JitCode.Continue))),
+    ]));
     body.push(...this.storeWritten());
     body.push(m.i32.store(JIT_BUDGET, 4, this.state(), m.local.get(L_REM, B.i32)));
     body.push(m.return(m.local.get(L_CODE, B.i32)));
     // Call-out sites were emitted before the register sets were known: fill them in now.
     const blockApi = (B as unknown as { Block: { appendChild(block: X, child: X): number } }).Block;
-    for (const f of this.flushes) for (const e of this.storeWritten()) blockApi.appendChild(f, e);
-    for (const r of this.reloads) for (const e of this.loadUsed()) blockApi.appendChild(r, e);
+    for (const f of this.flushes) for (const e of this.storeWritten(f.regs)) blockApi.appendChild(f.x, e);
+    for (const r of this.reloads) for (const e of this.loadUsed(r.regs, r.nzcv)) blockApi.appendChild(r.x, e);
     const i64 = B.i64, i32 = B.i32;
     const vars = [
       ...Array<number>(32).fill(i64), i32, i32, i32, i32, i64, i32, i32, i64, i64, i32, i32,
-      ...Array<number>(8).fill(i64), ...Array<number>(8).fill(i32), i64, i64, i32, i64,
+      ...Array<number>(8).fill(i64), ...Array<number>(8).fill(i32), i64, i64, i32, i64, i64, i32,
     ];
     m.addFunction(name, B.createType([i32, i32]), i32, vars, m.block(null, body));
     m.addFunctionExport(name, name);
@@ -156,19 +168,19 @@ export class RegionEmitter {
     return this.m.i64.load(8 * (r === 31 ? SLOT_SP : r), 8, this.state());
   }
 
-  private storeWritten(): X[] {
+  private storeWritten(only?: readonly number[]): X[] {
     const { m, B } = this;
     const out: X[] = [];
-    for (const r of this.written) out.push(m.i64.store(8 * (r === 31 ? SLOT_SP : r), 8, this.state(), m.local.get(L_REG + r, B.i64)));
+    for (const r of this.written) if (only === undefined || only.includes(r)) out.push(m.i64.store(8 * (r === 31 ? SLOT_SP : r), 8, this.state(), m.local.get(L_REG + r, B.i64)));
     if (this.nzcvWritten) out.push(m.i32.store(NZCV, 4, this.state(), m.local.get(L_NZCV, B.i32)));
     return out;
   }
 
-  private loadUsed(): X[] {
+  private loadUsed(only?: readonly number[], nzcv = true): X[] {
     const { m } = this;
     const out: X[] = [];
-    for (const r of this.used) out.push(m.local.set(L_REG + r, this.loadReg(r)));
-    if (this.nzcvRead || this.nzcvWritten) out.push(m.local.set(L_NZCV, m.i32.load(NZCV, 4, this.state())));
+    for (const r of this.used) if (only === undefined || only.includes(r)) out.push(m.local.set(L_REG + r, this.loadReg(r)));
+    if (nzcv && (this.nzcvRead || this.nzcvWritten)) out.push(m.local.set(L_NZCV, m.i32.load(NZCV, 4, this.state())));
     return out;
   }
 
@@ -271,27 +283,40 @@ export class RegionEmitter {
 
   /** After a helper returned nonzero status in L_ST: leave as the status says (layout.ts HELPER_*). */
   private helperExit(): X {
-    const { m, B } = this;
-    const st = (): X => m.local.get(L_ST, B.i32);
-    const unretired = this.cur.len - this.cur.j - 1;
+    const { m } = this;
     return m.block(null, [
-      m.local.set(L_REM, m.i32.add(m.local.get(L_REM, B.i32),
-        m.i32.add(this.c32(unretired), m.i32.and(m.i32.shr_u(st(), this.c32(1)), this.c32(1))))),
-      m.if(m.i32.and(st(), this.c32(HELPER_NEXT_PC)), m.i64.store(PC, 8, this.state(), this.c64(this.cur.insn.pc + 4n))),
-      m.local.set(L_CODE, m.select(m.i32.and(st(), this.c32(HELPER_EXIT)), this.c32(JitCode.Exit), this.c32(JitCode.Continue))),
-      m.br('exit'),
+      m.local.set(L_XPC, this.c64(this.cur.insn.pc)),
+      m.local.set(L_XUNRET, this.c32(this.cur.len - this.cur.j - 1)),
+      m.br('hexit'),
     ]);
   }
 
-  /** A call out: registers to memory first, back into locals after (the callee may change any of them). */
-  private callOut(call: X): X[] {
+  /**
+   * A call out. `regs` are the registers the callee may read or write (SP
+   * always: exception entry switches its bank): those go to memory first and
+   * come back after. Exception entry also reads NZCV (into SPSR).
+   */
+  private callOut(call: X, regs: readonly number[]): X[] {
     const { m } = this;
     const flush = m.block(null, []);
     const reload = m.block(null, []);
-    this.flushes.push(flush);
-    this.reloads.push(reload);
+    this.flushes.push({ x: flush, regs });
+    this.reloads.push({ x: reload, regs, nzcv: true });
     this.flags = undefined;
     return [flush, m.local.set(L_ST, call), reload];
+  }
+
+  /**
+   * A memory slow path: device accesses touch no register, so only what
+   * exception entry uses goes out, and only SP comes back, on a fault.
+   */
+  private memoryCall(call: X, onStatus: X): X[] {
+    const { m, B } = this;
+    const flush = m.block(null, []);
+    const reload = m.block(null, []);
+    this.flushes.push({ x: flush, regs: [31] });
+    this.reloads.push({ x: reload, regs: [31], nzcv: false });
+    return [flush, m.local.set(L_ST, call), m.if(onStatus, m.block(null, [reload, this.helperExit()]))];
   }
 
   private pcArgs(): [X, X] {
@@ -358,7 +383,7 @@ export class RegionEmitter {
     this.handlerIds.push(id);
     const [pl, ph] = this.pcArgs();
     return [
-      ...this.callOut(m.call('tramp', [this.c32(id), pl, ph], B.i32)),
+      ...this.callOut(m.call('tramp', [this.c32(id), pl, ph], B.i32), fieldRegisters(d)),
       m.if(m.local.get(L_ST, B.i32), this.helperExit()),
     ];
   }
@@ -781,7 +806,7 @@ export class RegionEmitter {
     const [pl, ph] = this.pcArgs();
     return [m.if(
       m.i32.and(m.i32.wrap(this.xsp(31)), this.c32(15)),
-      m.block(null, [...this.callOut(m.call('spchk', [pl, ph], B.i32)), m.if(m.local.get(L_ST, B.i32), this.helperExit())]),
+      m.block(null, this.memoryCall(m.call('spchk', [pl, ph], B.i32), m.local.get(L_ST, B.i32))),
     )];
   }
 
@@ -815,8 +840,9 @@ export class RegionEmitter {
     const t = this.t64(7);
     return [
       m.local.set(t, a),
-      ...this.callOut(m.call('ld', [this.c32(size), m.i32.wrap(this.get64(t)), m.i32.wrap(m.i64.shr_u(this.get64(t), this.c64(32))), pl, ph], B.i32)),
-      m.if(m.local.get(L_ST, B.i32), this.helperExit()),
+      ...this.memoryCall(
+        m.call('ld', [this.c32(size), m.i32.wrap(this.get64(t)), m.i32.wrap(m.i64.shr_u(this.get64(t), this.c64(32))), pl, ph], B.i32),
+        m.local.get(L_ST, B.i32)),
       m.local.set(into, m.i64.load(JIT_SCRATCH, 8, this.state())),
     ];
   }
@@ -829,8 +855,9 @@ export class RegionEmitter {
     const hi = (l: number): X => m.i32.wrap(m.i64.shr_u(this.get64(l), this.c64(32)));
     return [
       m.local.set(t, a),
-      ...this.callOut(m.call('st', [this.c32(size), m.i32.wrap(this.get64(t)), hi(t), m.i32.wrap(this.get64(value)), hi(value), pl, ph], B.i32)),
-      m.if(m.i32.and(m.local.get(L_ST, B.i32), this.c32(7)), this.helperExit()),
+      ...this.memoryCall(
+        m.call('st', [this.c32(size), m.i32.wrap(this.get64(t)), hi(t), m.i32.wrap(this.get64(value)), hi(value), pl, ph], B.i32),
+        m.i32.and(m.local.get(L_ST, B.i32), this.c32(7))),
       m.local.set(L_LEAVE, m.i32.or(m.local.get(L_LEAVE, B.i32), m.local.get(L_ST, B.i32))),
     ];
   }
@@ -946,6 +973,25 @@ export class RegionEmitter {
     out.push(...this.afterStore(true));
     return out;
   }
+}
+
+const REGISTER_FIELDS = ['Rd', 'Rn', 'Rm', 'Ra', 'Rt', 'Rt2', 'Rs'];
+
+/**
+ * The general registers an interpreter handler may touch: those its fields
+ * name (and the odd partners of CASP's pairs), plus SP.
+ */
+export function fieldRegisters(d: DecodedInstruction | undefined): number[] {
+  const regs = new Set<number>([31]);
+  if (d !== undefined) {
+    for (const name of REGISTER_FIELDS) {
+      const r = d.fields[name];
+      if (r === undefined) continue;
+      regs.add(r);
+      if (d.name === 'CASP' && (name === 'Rs' || name === 'Rt') && r < 30) regs.add(r + 1);
+    }
+  }
+  return [...regs];
 }
 
 export { HELPER_NOT_RETIRED };

@@ -4,6 +4,7 @@ import { findCpuModel } from '../../src/cpu/cpu-models.js';
 import type { Vcpu } from '../../src/cpu/vcpu.js';
 import { VirtualMachine, type VmExit } from '../../runtime/virtual-machine.js';
 import { assembleProgram } from '../asm/a64-assembler.js';
+import { testJit } from '../jit/jit-mode.js';
 
 export const CODE_BASE = 0x40000000n;
 /** A scratch data area the tests load from and store to. */
@@ -40,6 +41,7 @@ export function runProgram(source: string, setup: RunSetup = {}): RunResult {
     ramBase: 0x40000000, ramSize: 16 * 1024 * 1024, cpus: 1,
     cpuModel: findCpuModel(setup.cpu ?? 'max')!,
     onSerialOutput: (b) => { serial += Buffer.from(b).toString('latin1'); },
+    jit: testJit,
   });
   vm.writePhysical(Number(CODE_BASE), program.bytes);
   if (setup.data) vm.writePhysical(Number(DATA_BASE), setup.data);
