@@ -3,7 +3,7 @@
 # Usage: test/guests/build.sh  (from any directory; CROSS_COMPILE overrides the toolchain prefix)
 # Outputs: hello.elf, hello.bin (raw), hello-image.elf + hello.Image (arm64
 # Image header), intcheck.elf, undef.elf, and the SMP/run-loop guests psci.elf,
-# psci-smc.elf, cpuonoff.elf, sysevent.elf, reset.elf, reset-mmu.elf,
+# psci-smc.elf, cpuonoff.elf, sysevent.elf, suspend.elf, reset.elf, reset-mmu.elf,
 # selfmod.elf, selfmod-mmu.elf. All are linked at 0x40080000.
 # Every output is written under a temporary name and renamed into place, so
 # test files that build concurrently never read a half-written image.
@@ -87,6 +87,7 @@ link_smp psci-smc armv8-a -DCONDUIT_SMC "$here/psci/psci.c"
 # ID_AA64ISAR0_EL1 first, so the compiler never emits them on its own.
 link_smp cpuonoff armv8-a "$here/cpuonoff/cpuonoff.c"
 link_smp sysevent armv8-a "$here/sysevent/sysevent.c"
+link_smp suspend armv8-a "$here/suspend/suspend.c"
 # reset: entered through common/entry-record.S, which records the boot cpu's
 # state at the entry before start.S runs.
 link_smp reset armv8-a -Wl,-e,recorded_start "$here/common/entry-record.S" "$here/reset/reset.c"
@@ -94,5 +95,7 @@ link_smp reset-mmu armv8-a -DWITH_MMU -Wl,-e,recorded_start "$here/common/entry-
     "$here/common/mmu.c" "$here/reset/reset.c"
 link_smp selfmod armv8-a "$here/selfmod/selfmod-asm.S" "$here/selfmod/selfmod.c"
 link_smp selfmod-mmu armv8-a -DWITH_MMU "$here/selfmod/selfmod-asm.S" "$here/common/mmu.c" "$here/selfmod/selfmod.c"
+# gic: timers, GICv2/GICv3 priorities, triggers, EOI modes, FIQ and SGIs on 4 cpus.
+link_smp gic armv8-a "$here/gic/gic.c"
 
 echo "build.sh: guests built in $out"

@@ -45,6 +45,7 @@ export interface BootOptions {
   cpus?: number;
   cpu?: string;
   psciConduit?: 'hvc' | 'smc';
+  gicVersion?: 2 | 3;
   /** Written to HOST_HINTS_ADDR before the first run. */
   hints?: bigint;
 }
@@ -63,6 +64,7 @@ export function boot(name: string, opts: BootOptions = {}): Booted {
     cpu: opts.cpu ?? 'cortex-a57',
     kernel: guestImage(name),
     psciConduit: opts.psciConduit,
+    gicVersion: opts.gicVersion,
     onSerialOutput: (bytes) => { out += Buffer.from(bytes).toString('latin1'); },
   };
   const machine = new Machine(options);
@@ -119,9 +121,9 @@ const qemuCache = new Map<string, QemuResult>();
  * Boots a guest under qemu-system-aarch64 (TCG), -M virt with the same CPU and
  * RAM as boot(). Results are cached per command line.
  */
-export function runQemu(name: string, opts: { smp?: number; cpu?: string; extra?: string[] } = {}): QemuResult {
+export function runQemu(name: string, opts: { machine?: string; smp?: number; cpu?: string; extra?: string[] } = {}): QemuResult {
   buildGuests();
-  const args = ['-M', 'virt', '-cpu', opts.cpu ?? 'cortex-a57', '-smp', String(opts.smp ?? 4), '-m', '128M',
+  const args = ['-M', opts.machine ?? 'virt', '-cpu', opts.cpu ?? 'cortex-a57', '-smp', String(opts.smp ?? 4), '-m', '128M',
     '-nographic', '-kernel', guestPath(name), ...(opts.extra ?? [])];
   const key = args.join(' ');
   const cached = qemuCache.get(key);

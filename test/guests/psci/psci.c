@@ -4,18 +4,13 @@
  * the expected values (from KVM's arch/arm64/kvm/psci.c) and knows which
  * answers QEMU's TCG PSCI shares with KVM. Needs -smp 4.
  *
+ * CPU_SUSPEND needs a wake-up source and is left to test/guests/suspend.
+ *
  * Built twice: psci.elf uses the HVC conduit, psci-smc.elf (-DCONDUIT_SMC)
  * the SMC conduit for a machine whose device tree says method = "smc"; each
  * also checks that the other instruction is UNDEFINED.
  */
 #include "../common/psci.h"
-
-/*
- * Set by the embedder (never under QEMU): calls that may suspend the cpu are
- * safe, because WFI completes. Under QEMU (and under KVM) a suspend with no
- * interrupt source configured never wakes.
- */
-#define HINT_SUSPEND_OK 1
 
 #define BUDGET 20000000ULL
 
@@ -264,13 +259,6 @@ static void misc(void) {
     if (r == PSCI_RET_SUCCESS) {
         wait_for_value(&alive[2], 0x0101, BUDGET);
         stop_cpu(2, "psci_0_1_cpu_on_then_off");
-    }
-
-    if (host_hints() & HINT_SUSPEND_OK) {
-        call_named("cpu_suspend_64", PSCI_CPU_SUSPEND_64, 0, 0, 0);
-        call_named("cpu_suspend_32", PSCI_CPU_SUSPEND_32, 0, 0, 0);
-        /* QEMU's TCG treats this as CPU_SUSPEND and waits for an interrupt that never comes. */
-        call_named("psci_0_1_cpu_suspend", PSCI_0_1_CPU_SUSPEND, 0, 0, 0);
     }
 }
 
