@@ -187,6 +187,7 @@ describe('system events', () => {
         expect(s2.reboots).toBe(1);
         expect(s2.stage2MappedPages, 'reboot unmaps all of stage 2').toBe(0);
         expect(s2.decodedPages, 'no decoded code survives the unmap').toBe(0);
+        expect(s2.stage2Faults, 'the VMM reloading the images is not a guest fault').toBe(s1.stage2Faults);
         expect(s2.invalidations['stage2-unmap'] - s1.invalidations['stage2-unmap']).toBeGreaterThanOrEqual(s1.decodedPages);
         expect(m.vm.readPhysical(MARKER_ADDR, 16), 'the VMM leaves RAM outside the images alone').toEqual(marker);
         expect(m.vm.powered).toEqual([true, false, false, false]);
@@ -207,6 +208,8 @@ describe('system events', () => {
         // Every page boot 2 touches faults in again: the pattern pages, the marker's, the image's.
         expect(s3.stage2Faults - s2.stage2Faults).toBeGreaterThanOrEqual(PATTERN_PAGES + 2);
         expect(s3.stage2MappedPages).toBeGreaterThanOrEqual(PATTERN_PAGES + 2);
+        // Each page mapped now was faulted in once since the reboot, none kept from before.
+        expect(s3.stage2MappedPages).toBe(s3.stage2Faults - s2.stage2Faults);
         // The reloaded image is decoded afresh.
         expect(s3.decodedPages).toBeGreaterThan(0);
 
