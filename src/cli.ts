@@ -39,6 +39,9 @@ QEMU-compatible options:
   -serial stdio|mon:stdio
   -display none
   -no-reboot            exit when the guest resets instead of rebooting
+  -icount shift=N[,sleep=off]
+                        deterministic time: each instruction is 2^N ns; an idle
+                        guest jumps to its next timer deadline (sleep=off always)
 
 warmboot options:
   --jit=off             interpret only (the only tier in this version)
@@ -87,6 +90,33 @@ function parseMachine(text: string): { gicVersion?: 2 | 3 } {
     }
   }
   return { gicVersion };
+}
+
+/**
+ * QEMU's -icount: shift=N (or a bare N) and the sub-options whose meaning
+ * warmboot has. Guest time never waits for the host here, so this is always
+ * QEMU's sleep=off (QEMU's default is sleep=on).
+ */
+export function parseIcount(text: string): { shift: number } {
+  let shift: number | undefined;
+  for (const part of text.split(',')) {
+    const [k, v] = part.split('=');
+    if (v === undefined && /^\d+$/.test(k)) shift = Number(k);
+    else if (k === 'shift') {
+      if (v === 'auto') throw new UsageError('-icount shift=auto is not supported: give a fixed shift such as shift=3');
+      if (!/^\d+$/.test(v ?? '') || Number(v) > 10) throw new UsageError(`-icount shift='${v}': expected 0 to 10`);
+      shift = Number(v);
+    } else if (k === 'sleep') {
+      if (v === 'on') throw new UsageError('-icount sleep=on is not supported: an idle guest here always jumps to its next deadline (sleep=off)');
+      if (v !== 'off') throw new UsageError(`-icount sleep='${v}': expected off`);
+    } else if (k === 'align') {
+      if (v !== 'off') throw new UsageError('-icount align=on is not supported');
+    } else {
+      throw new UsageError(`-icount property '${k}' is not supported`);
+    }
+  }
+  if (shift === undefined) throw new UsageError(`-icount '${text}': give shift=N, as in -icount shift=3,sleep=off`);
+  return { shift };
 }
 
 function parseSmp(text: string): number {
@@ -178,6 +208,7 @@ export function parseArgs(argv: readonly string[], trace?: (line: string) => voi
         break;
       }
       case 'no-reboot': m.noReboot = true; break;
+      case 'icount': m.icount = parseIcount(value()); break;
       case 'jit': {
         const v = value();
         if (v !== 'off') throw new UsageError(`--jit=${v}: this version has only the interpreter; use --jit=off`);

@@ -10,6 +10,7 @@ import { CfiFlash } from './devices/cfi-flash.js';
 import { type ExitCounters, VirtualMachine, type RunOptions, type VmExit } from '../runtime/virtual-machine.js';
 import type { InvalidationCause } from './cpu/code-pages.js';
 import { SystemEventType } from '../runtime/psci.js';
+import type { IcountOptions } from '../runtime/guest-clock.js';
 
 export class MachineConfigError extends Error {
   override name = 'MachineConfigError';
@@ -37,6 +38,12 @@ export interface MachineOptions {
   readonly trace?: (line: string) => void;
   /** The PSCI conduit written into the device tree (default 'hvc', as KVM guests use). */
   readonly psciConduit?: 'hvc' | 'smc';
+  /**
+   * Deterministic time, QEMU's -icount shift=N with sleep=off: each retired
+   * instruction is 2^N ns of guest time, and guest time jumps to the next
+   * timer deadline when every vcpu idles. Default: guest time is host time.
+   */
+  readonly icount?: IcountOptions;
 }
 
 export type MachineExit = VmExit;
@@ -93,6 +100,8 @@ export class Machine {
       fail('a supplied device tree (-dtb) cannot be combined with -append or -initrd yet: put bootargs and the initrd range in the .dtb');
     }
     if (options.initrd && !options.kernel) fail('-initrd needs a kernel (-kernel)');
+    const shift = options.icount?.shift;
+    if (shift !== undefined && (!Number.isInteger(shift) || shift < 0 || shift > 10)) fail(`icount shift ${shift}: expected 0 to 10`);
 
     this.vm = new VirtualMachine({
       ramBase: VIRT_RAM_BASE, ramSize: memory, cpus, cpuModel: model,
@@ -102,6 +111,7 @@ export class Machine {
         name: `flash${bank}`, base: VIRT_FLASH_BASE + bank * VIRT_FLASH_BANK_SIZE, size: VIRT_FLASH_BANK_SIZE,
       })),
       onSerialOutput: options.onSerialOutput, psciConduit: options.psciConduit,
+      gicVersion, icount: options.icount,
     });
     this.flash = Array.from({ length: VIRT_FLASH_BANK_COUNT }, (_, bank) => this.attachFlash(`flash${bank}`));
     this.plan = planBoot(options, memory, cpus, gicVersion);
@@ -195,13 +205,14 @@ export class Machine {
    * Runs until the guest powers off or fails; resets reboot unless `noReboot`.
    * `poll`, when given, is called every `pollInstructions` guest instructions:
    * the embedder's chance to feed console input while the guest runs (output
-   * is flushed at each of those stops).
+   * is flushed at each of those stops), and every `pollMs` host milliseconds
+   * while the guest idles.
    */
-  runToCompletion(opts: { noReboot?: boolean; poll?: () => void; pollInstructions?: number } = {}): MachineExit {
-    const slice = opts.poll ? { maxInstructions: opts.pollInstructions ?? 1_000_000 } : undefined;
+  runToCompletion(opts: { noReboot?: boolean; poll?: () => void; pollInstructions?: number; pollMs?: number } = {}): MachineExit {
+    const slice = opts.poll ? { maxInstructions: opts.pollInstructions ?? 1_000_000, idleWaitMs: opts.pollMs ?? 20 } : undefined;
     for (;;) {
       const exit = this.run(slice);
-      if (exit.reason === 'instruction-limit' && opts.poll) {
+      if ((exit.reason === 'instruction-limit' || exit.reason === 'idle') && opts.poll) {
         opts.poll();
         continue;
       }

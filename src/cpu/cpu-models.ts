@@ -39,14 +39,16 @@ export function mpidrForVcpu(id: number): bigint {
   return (1n << 31n) | (BigInt((id >> 12) & 0xff) << 16n) | (BigInt((id >> 4) & 0xff) << 8n) | BigInt(id & 0xf);
 }
 
-export function idRegisterValue(model: CpuModel, name: string, vcpuId: number): bigint {
+/** `gicv3`: the machine has a GICv3, whose CPU interface these cpus reach through ICC_* system registers. */
+export function idRegisterValue(model: CpuModel, name: string, vcpuId: number, gicv3 = false): bigint {
   const f = model.features;
   switch (name) {
     case 'MIDR_EL1': return model.midr;
     case 'MPIDR_EL1': return mpidrForVcpu(vcpuId);
     case 'CTR_EL0': return model.ctr;
     // EL0 and EL1 AArch64 only; no EL2/EL3; FP and AdvSIMD not implemented (0xf).
-    case 'ID_AA64PFR0_EL1': return 0x00ff0011n;
+    // GIC [27:24] = 1 when the GICv3 system-register interface is there.
+    case 'ID_AA64PFR0_EL1': return 0x00ff0011n | (gicv3 ? 1n << 24n : 0n);
     // DebugVer v8, two breakpoints and two watchpoints, no PMU.
     case 'ID_AA64DFR0_EL1': return 0x00101006n;
     case 'ID_AA64ISAR0_EL1':

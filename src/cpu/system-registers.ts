@@ -27,11 +27,32 @@ export interface SysregHost {
   readonly vcpuIndex: number;
   /** Counter value in CNTFRQ ticks since the machine started. */
   counterTicks(): number;
+  /** CNTVCT_EL0: the counter less the virtual offset (CNTVOFF). */
+  virtualCounterTicks(): number;
+  /** After a write to a timer register: its output and deadline may have changed. */
+  timerChanged(): void;
+  /** The IRQ (bit 7) and FIQ (bit 6) lines the interrupt controller drives, as ISR_EL1 shows them. */
+  readonly irqLines: number;
+  /** The GICv3 CPU interface registers; without one they are UNDEFINED and these do not return. */
+  iccRead(reg: IccRegister): bigint;
+  iccWrite(reg: IccRegister, value: bigint): void;
   sysregSlot(name: SysregNameT): number;
   /** Model-dependent constant identification values. */
   idValue(name: SysregNameT): bigint;
   /** Called after writes that change translation or exception routing. */
   translationChanged(): void;
+}
+
+/** The GICv3 CPU interface registers (ICC_*), which a GIC model implements for each vcpu. */
+export type IccRegister =
+  | 'ICC_PMR_EL1' | 'ICC_IAR0_EL1' | 'ICC_EOIR0_EL1' | 'ICC_HPPIR0_EL1' | 'ICC_BPR0_EL1' | 'ICC_AP0R0_EL1'
+  | 'ICC_AP1R0_EL1' | 'ICC_DIR_EL1' | 'ICC_RPR_EL1' | 'ICC_SGI1R_EL1' | 'ICC_ASGI1R_EL1' | 'ICC_SGI0R_EL1'
+  | 'ICC_IAR1_EL1' | 'ICC_EOIR1_EL1' | 'ICC_HPPIR1_EL1' | 'ICC_BPR1_EL1' | 'ICC_CTLR_EL1' | 'ICC_SRE_EL1'
+  | 'ICC_IGRPEN0_EL1' | 'ICC_IGRPEN1_EL1';
+
+export interface GicCpuInterface {
+  read(reg: IccRegister): bigint;
+  write(reg: IccRegister, value: bigint): void;
 }
 
 export interface SysregDef {
@@ -149,12 +170,13 @@ const SPECS = {
   MAIR_EL1: { enc: [3, 0, 10, 2, 0], mask: ALL, afterWrite: (h) => h.translationChanged() },
   AMAIR_EL1: { enc: [3, 0, 10, 3, 0], mask: ALL },
   VBAR_EL1: { enc: [3, 0, 12, 0, 0], mask: ALL ^ 0x7ffn },
-  ISR_EL1: { enc: [3, 0, 12, 1, 0], access: 'ro', reset: 0n },
+  ISR_EL1: { enc: [3, 0, 12, 1, 0], access: 'ro', reset: 0n, read: (h, dst) => writeSlot(h, dst, h.irqLines & 0xc0) },
   CONTEXTIDR_EL1: { enc: [3, 0, 13, 0, 1], mask: 0xffff_ffffn },
   TPIDR_EL1: { enc: [3, 0, 13, 0, 4], mask: ALL },
   TPIDR_EL0: { enc: [3, 3, 13, 0, 2], mask: ALL, el0: EL0_OK },
   TPIDRRO_EL0: { enc: [3, 3, 13, 0, 3], mask: ALL, el0: EL0_OK, el0Write: EL1_ONLY },
-  CNTKCTL_EL1: { enc: [3, 0, 14, 1, 0], mask: 0x3ffn },
+  // The event stream it controls wakes WFE: the run loop must see changes.
+  CNTKCTL_EL1: { enc: [3, 0, 14, 1, 0], mask: 0x3ffn, afterWrite: (h) => h.timerChanged() },
   CNTFRQ_EL0: { enc: [3, 3, 14, 0, 0], mask: 0xffff_ffffn, reset: 62_500_000n, el0: el0IfCntkctl(3), el0Write: EL1_ONLY },
   CNTPCT_EL0: {
     enc: [3, 3, 14, 0, 1], access: 'ro', reset: 0n, el0: el0IfCntkctl(1),
@@ -162,22 +184,50 @@ const SPECS = {
   },
   CNTVCT_EL0: {
     enc: [3, 3, 14, 0, 2], access: 'ro', reset: 0n, el0: el0IfCntkctl(2),
-    read: (h, dst) => writeSlot(h, dst, h.counterTicks()),
+    read: (h, dst) => writeSlot(h, dst, h.virtualCounterTicks()),
   },
-  CNTP_CTL_EL0: { enc: [3, 3, 14, 2, 1], mask: 3n, el0: el0IfCntkctl(1 << 9), read: (h, dst) => timerCtl(h, dst, 'CNTP') },
-  CNTP_CVAL_EL0: { enc: [3, 3, 14, 2, 2], mask: ALL, el0: el0IfCntkctl(1 << 9) },
+  // Timer writes change an interrupt output and the next deadline, which the
+  // run loop keeps (afterWrite also ends the block).
+  CNTP_CTL_EL0: {
+    enc: [3, 3, 14, 2, 1], mask: 3n, el0: el0IfCntkctl(1 << 9), read: (h, dst) => timerCtl(h, dst, 'CNTP'),
+    afterWrite: (h) => h.timerChanged(),
+  },
+  CNTP_CVAL_EL0: { enc: [3, 3, 14, 2, 2], mask: ALL, el0: el0IfCntkctl(1 << 9), afterWrite: (h) => h.timerChanged() },
   CNTP_TVAL_EL0: {
     enc: [3, 3, 14, 2, 0], mask: ALL, el0: el0IfCntkctl(1 << 9),
     read: (h, dst) => timerTval(h, dst, 'CNTP_CVAL_EL0'),
-    afterWrite: (h) => timerTvalWrite(h, 'CNTP_TVAL_EL0', 'CNTP_CVAL_EL0'),
+    afterWrite: (h) => { timerTvalWrite(h, 'CNTP_TVAL_EL0', 'CNTP_CVAL_EL0'); h.timerChanged(); },
   },
-  CNTV_CTL_EL0: { enc: [3, 3, 14, 3, 1], mask: 3n, el0: el0IfCntkctl(1 << 8), read: (h, dst) => timerCtl(h, dst, 'CNTV') },
-  CNTV_CVAL_EL0: { enc: [3, 3, 14, 3, 2], mask: ALL, el0: el0IfCntkctl(1 << 8) },
+  CNTV_CTL_EL0: {
+    enc: [3, 3, 14, 3, 1], mask: 3n, el0: el0IfCntkctl(1 << 8), read: (h, dst) => timerCtl(h, dst, 'CNTV'),
+    afterWrite: (h) => h.timerChanged(),
+  },
+  CNTV_CVAL_EL0: { enc: [3, 3, 14, 3, 2], mask: ALL, el0: el0IfCntkctl(1 << 8), afterWrite: (h) => h.timerChanged() },
   CNTV_TVAL_EL0: {
     enc: [3, 3, 14, 3, 0], mask: ALL, el0: el0IfCntkctl(1 << 8),
     read: (h, dst) => timerTval(h, dst, 'CNTV_CVAL_EL0'),
-    afterWrite: (h) => timerTvalWrite(h, 'CNTV_TVAL_EL0', 'CNTV_CVAL_EL0'),
+    afterWrite: (h) => { timerTvalWrite(h, 'CNTV_TVAL_EL0', 'CNTV_CVAL_EL0'); h.timerChanged(); },
   },
+  ICC_PMR_EL1: icc([3, 0, 4, 6, 0], 'ICC_PMR_EL1', 'rw'),
+  ICC_IAR0_EL1: icc([3, 0, 12, 8, 0], 'ICC_IAR0_EL1', 'ro'),
+  ICC_EOIR0_EL1: icc([3, 0, 12, 8, 1], 'ICC_EOIR0_EL1', 'wo'),
+  ICC_HPPIR0_EL1: icc([3, 0, 12, 8, 2], 'ICC_HPPIR0_EL1', 'ro'),
+  ICC_BPR0_EL1: icc([3, 0, 12, 8, 3], 'ICC_BPR0_EL1', 'rw'),
+  ICC_AP0R0_EL1: icc([3, 0, 12, 8, 4], 'ICC_AP0R0_EL1', 'rw'),
+  ICC_AP1R0_EL1: icc([3, 0, 12, 9, 0], 'ICC_AP1R0_EL1', 'rw'),
+  ICC_DIR_EL1: icc([3, 0, 12, 11, 1], 'ICC_DIR_EL1', 'wo'),
+  ICC_RPR_EL1: icc([3, 0, 12, 11, 3], 'ICC_RPR_EL1', 'ro'),
+  ICC_SGI1R_EL1: icc([3, 0, 12, 11, 5], 'ICC_SGI1R_EL1', 'wo'),
+  ICC_ASGI1R_EL1: icc([3, 0, 12, 11, 6], 'ICC_ASGI1R_EL1', 'wo'),
+  ICC_SGI0R_EL1: icc([3, 0, 12, 11, 7], 'ICC_SGI0R_EL1', 'wo'),
+  ICC_IAR1_EL1: icc([3, 0, 12, 12, 0], 'ICC_IAR1_EL1', 'ro'),
+  ICC_EOIR1_EL1: icc([3, 0, 12, 12, 1], 'ICC_EOIR1_EL1', 'wo'),
+  ICC_HPPIR1_EL1: icc([3, 0, 12, 12, 2], 'ICC_HPPIR1_EL1', 'ro'),
+  ICC_BPR1_EL1: icc([3, 0, 12, 12, 3], 'ICC_BPR1_EL1', 'rw'),
+  ICC_CTLR_EL1: icc([3, 0, 12, 12, 4], 'ICC_CTLR_EL1', 'rw'),
+  ICC_SRE_EL1: icc([3, 0, 12, 12, 5], 'ICC_SRE_EL1', 'rw'),
+  ICC_IGRPEN0_EL1: icc([3, 0, 12, 12, 6], 'ICC_IGRPEN0_EL1', 'rw'),
+  ICC_IGRPEN1_EL1: icc([3, 0, 12, 12, 7], 'ICC_IGRPEN1_EL1', 'rw'),
   MDSCR_EL1: { enc: [2, 0, 0, 2, 2], mask: 0xffff_ffffn },
   MDCCINT_EL1: { enc: [2, 0, 0, 2, 0], mask: 0xffff_ffffn },
   OSLAR_EL1: { enc: [2, 0, 1, 0, 4], access: 'wo', mask: 1n },
@@ -201,27 +251,53 @@ const SPECS = {
 
 export type SysregNameT = keyof typeof SPECS;
 
+/**
+ * A GICv3 CPU interface register: the value goes through the slot, the
+ * meaning is the GIC model's (iccRead/iccWrite on the vcpu).
+ */
+function icc(enc: Spec['enc'], reg: IccRegister, access: 'rw' | 'ro' | 'wo'): Spec {
+  return {
+    enc, access, mask: ALL,
+    read: access === 'wo' ? undefined : (h, dst) => writeSlot64(h, dst, h.iccRead(reg)),
+    afterWrite: access === 'ro' ? undefined : (h) => {
+      const s = h.sysregSlot(reg);
+      h.iccWrite(reg, BigInt(h.r[2 * s] >>> 0) | (BigInt(h.r[2 * s + 1] >>> 0) << 32n));
+    },
+  };
+}
+
+function writeSlot64(h: SysregHost, dst: number, v: bigint): void {
+  h.r[2 * dst] = Number(v & 0xffffffffn) | 0;
+  h.r[2 * dst + 1] = Number((v >> 32n) & 0xffffffffn) | 0;
+}
+
 function timerCtl(h: SysregHost, dst: number, prefix: 'CNTP' | 'CNTV'): void {
   // ISTATUS (bit 2) is the timer condition, computed from the counter.
   const ctl = h.r[2 * h.sysregSlot(`${prefix}_CTL_EL0`)] & 3;
   const cvalSlot = h.sysregSlot(`${prefix}_CVAL_EL0`);
   const cval = (h.r[2 * cvalSlot] >>> 0) + (h.r[2 * cvalSlot + 1] >>> 0) * 0x100000000;
-  const fired = (ctl & 1) !== 0 && h.counterTicks() >= cval;
+  const now = prefix === 'CNTV' ? h.virtualCounterTicks() : h.counterTicks();
+  const fired = (ctl & 1) !== 0 && now >= cval;
   writeSlot(h, dst, ctl | (fired ? 4 : 0));
+}
+
+/** The count a timer compares with: the virtual timer's is CNTVCT. */
+function timerCount(h: SysregHost, cvalName: SysregNameT): number {
+  return cvalName === 'CNTV_CVAL_EL0' ? h.virtualCounterTicks() : h.counterTicks();
 }
 
 function timerTval(h: SysregHost, dst: number, cvalName: SysregNameT): void {
   // TVAL reads as the signed 32-bit distance from now to CVAL.
   const s = h.sysregSlot(cvalName);
   const cval = BigInt(h.r[2 * s] >>> 0) + (BigInt(h.r[2 * s + 1] >>> 0) << 32n);
-  const v = BigInt.asIntN(32, cval - BigInt(h.counterTicks()));
+  const v = BigInt.asIntN(32, cval - BigInt(timerCount(h, cvalName)));
   writeSlot(h, dst, Number(BigInt.asUintN(32, v)));
 }
 
 function timerTvalWrite(h: SysregHost, tvalName: SysregNameT, cvalName: SysregNameT): void {
   const t = h.sysregSlot(tvalName);
   const tval = BigInt(h.r[2 * t]); // sign-extended 32-bit
-  const cval = BigInt.asUintN(64, BigInt(h.counterTicks()) + tval);
+  const cval = BigInt.asUintN(64, BigInt(timerCount(h, cvalName)) + tval);
   const c = h.sysregSlot(cvalName);
   h.r[2 * c] = Number(cval & 0xffffffffn) | 0;
   h.r[2 * c + 1] = Number(cval >> 32n) | 0;

@@ -8,10 +8,12 @@ import {
 } from './mmu.js';
 import type { PhysicalBus } from './physical-bus.js';
 import {
-  PSTATE_DAIF, PSTATE_IL, PSTATE_NZCV_MASK, PSTATE_PAN, PSTATE_RESET, PSTATE_SS, SLOT_COUNT, SLOT_EXCL_SIZE,
+  PSTATE_DAIF, PSTATE_F, PSTATE_I, PSTATE_IL, PSTATE_NZCV_MASK, PSTATE_PAN, PSTATE_RESET, PSTATE_SS, SLOT_COUNT, SLOT_EXCL_SIZE,
   SLOT_NZCV, SLOT_PC, SLOT_PSTATE, SLOT_RETIRED, SLOT_SP, SLOT_SP_EL0, SLOT_SP_EL1, VCPU_STATE_BYTES,
 } from './state-layout.js';
-import { type SysregHost, type SysregNameT, SYSREGS, sysregSlotOf } from './system-registers.js';
+import {
+  type GicCpuInterface, type IccRegister, type SysregHost, type SysregNameT, SYSREGS, sysregSlotOf,
+} from './system-registers.js';
 import {
   ANY_ASID, INFO_DEVICE, INFO_GLOBAL, INFO_LEVEL_MASK, INFO_MMIO, INFO_ROM, INFO_SPAN_MASK, INFO_SPAN_SHIFT, PERM_R1,
   PERM_W1, PERM_W_ANY, PERM_X0, PERM_X1, Tlb,
@@ -43,6 +45,11 @@ export const enum VcpuExit {
   BudgetExhausted = 6,
   /** The guest needs something warmboot does not implement; see Vcpu.internalError. */
   InternalError = 7,
+  /**
+   * The run loop must look again before going on: a timer register was
+   * written, so the next deadline (and the slice budget) may have moved.
+   */
+  Kick = 8,
 }
 
 // Exception classes (ESR_ELx.EC) this vcpu raises.
@@ -111,6 +118,8 @@ export interface VcpuConfig {
   readonly model: CpuModel;
   /** The generic timer's counter, in CNTFRQ ticks. */
   readonly counter: () => number;
+  /** The machine has a GICv3: ICC_* system registers exist and ID_AA64PFR0_EL1.GIC says so. */
+  readonly gicv3?: boolean;
 }
 
 export class Vcpu implements SysregHost {
@@ -175,6 +184,25 @@ export class Vcpu implements SysregHost {
   lastPa = 0;
   /** The WFE event register. */
   eventRegister = false;
+  /**
+   * The IRQ and FIQ lines from the interrupt controller, at the bit
+   * positions of PSTATE.I (LINE_IRQ) and PSTATE.F (LINE_FIQ): an interrupt is
+   * deliverable when (irqLines & ~PSTATE) is nonzero.
+   */
+  irqLines = 0;
+  /**
+   * The PC of the first instruction of the straight-line run in progress, so
+   * that the instructions retired so far are exact inside it (time in
+   * deterministic mode): retired + (PC - runStart) / 4.
+   */
+  runStart = 0;
+  /** CNTVOFF: the virtual counter runs this many ticks behind the physical one (0 unless the embedder sets it, as under KVM). */
+  cntvoff = 0;
+  /** The GICv3 CPU interface behind the ICC_* registers; undefined without a GICv3. */
+  gicCpuInterface: GicCpuInterface | undefined = undefined;
+  /** Called after the guest writes a timer register (the run loop updates outputs and deadlines). */
+  onTimerWrite: () => void = () => undefined;
+  private readonly gicv3: boolean;
   /** SEV: sets the event register of every vcpu of the machine (the run loop replaces this). */
   sendEvent: () => void = () => { this.eventRegister = true; };
   /** Why execution cannot go on, when exit is InternalError. */
@@ -198,6 +226,7 @@ export class Vcpu implements SysregHost {
     this.stateOffset = cfg.stateOffset;
     this.model = cfg.model;
     this.features = cfg.model.features;
+    this.gicv3 = cfg.gicv3 ?? false;
     this.counter = cfg.counter;
     this.r = new Int32Array(cfg.bus.buffer, cfg.stateOffset, VCPU_STATE_BYTES / 4);
     this.u8 = new Uint8Array(cfg.bus.buffer);
@@ -226,7 +255,7 @@ export class Vcpu implements SysregHost {
     this.setSlot(SLOT_PC, entry);
     this.r[2 * SLOT_PSTATE] = PSTATE_RESET;
     for (const def of SYSREGS) {
-      const v = def.reset === 'id' ? idRegisterValue(this.model, def.name, this.vcpuIndex) : def.reset;
+      const v = def.reset === 'id' ? idRegisterValue(this.model, def.name, this.vcpuIndex, this.gicv3) : def.reset;
       this.setSlot(def.slot, v);
     }
     this.exit = VcpuExit.None;
@@ -324,7 +353,32 @@ export class Vcpu implements SysregHost {
   }
 
   idValue(name: SysregNameT): bigint {
-    return idRegisterValue(this.model, name, this.vcpuIndex);
+    return idRegisterValue(this.model, name, this.vcpuIndex, this.gicv3);
+  }
+
+  virtualCounterTicks(): number {
+    const v = this.counter() - this.cntvoff;
+    return v < 0 ? v + 2 ** 64 : v;
+  }
+
+  timerChanged(): void {
+    this.onTimerWrite();
+  }
+
+  iccRead(reg: IccRegister): bigint {
+    if (this.gicCpuInterface === undefined) this.iccUndefined();
+    return this.gicCpuInterface.read(reg);
+  }
+
+  iccWrite(reg: IccRegister, value: bigint): void {
+    if (this.gicCpuInterface === undefined) this.iccUndefined();
+    this.gicCpuInterface.write(reg, value);
+  }
+
+  /** Without a GICv3 (or with GICv2) the ICC_* encodings are unallocated. */
+  private iccUndefined(): never {
+    this.undefinedInstruction();
+    throw GUEST_FAULT;
   }
 
   /**
@@ -451,6 +505,38 @@ export class Vcpu implements SysregHost {
       this.exit = VcpuExit.InternalError;
       this.internalError = `guest is stuck: exception class 0x${ec.toString(16)} at 0x${hex64(elrLo, elrHi)} vectors to itself (VBAR_EL1 = 0x${hex64(r[2 * vbar], r[2 * vbar + 1])}, ESR_EL1 = 0x${(r[2 * esr] >>> 0).toString(16)})`;
     }
+  }
+
+  /**
+   * Takes the highest-priority deliverable interrupt (FIQ before IRQ) to EL1
+   * before the instruction at the PC, which becomes the preferred return
+   * address; ESR and FAR keep their values. Returns false if none is
+   * deliverable under PSTATE.{I,F}.
+   */
+  takePendingInterrupt(): boolean {
+    const r = this.r;
+    const pstate = r[2 * SLOT_PSTATE];
+    const deliverable = this.irqLines & ~pstate & (PSTATE_I | PSTATE_F);
+    if (deliverable === 0) return false;
+    // Exception entry synchronises context, as for synchronous exceptions.
+    if (this.translationPending) this.latchTranslation();
+    const spsr = this.slotOf.SPSR_EL1;
+    r[2 * spsr] = pstate | r[2 * SLOT_NZCV];
+    r[2 * spsr + 1] = 0;
+    const elr = this.slotOf.ELR_EL1;
+    r[2 * elr] = r[2 * SLOT_PC];
+    r[2 * elr + 1] = r[2 * SLOT_PC + 1];
+    let offset = (deliverable & PSTATE_F) !== 0 ? 0x100 : 0x80;
+    if (((pstate >> 2) & 3) === 0) offset += 0x400;
+    else if ((pstate & 1) !== 0) offset += 0x200;
+    let next = (pstate & ~(0xf | PSTATE_IL | PSTATE_SS)) | 0x5 | PSTATE_DAIF;
+    if (this.features.has('pan') && (r[2 * this.slotOf.SCTLR_EL1] & (1 << 23)) === 0) next |= PSTATE_PAN;
+    this.writePstate(next);
+    const vbar = this.slotOf.VBAR_EL1;
+    r[2 * SLOT_PC] = ((r[2 * vbar] >>> 0) + offset) | 0;
+    r[2 * SLOT_PC + 1] = r[2 * vbar + 1];
+    r[2 * SLOT_EXCL_SIZE] = 0;
+    return true;
   }
 
   /** UNDEFINED at the current instruction (EC 0). */

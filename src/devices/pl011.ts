@@ -1,6 +1,7 @@
 // The Arm PrimeCell PL011 UART as QEMU's virt board has it at 0x09000000.
 // Transmit goes straight to the embedder's callback; received bytes wait in a
-// FIFO until the guest reads them. Interrupt lines come with the GIC.
+// FIFO until the guest reads them. The combined interrupt output (SPI 1 on
+// the virt board) is high while any raw interrupt is unmasked (RIS & IMSC).
 import type { MmioDevice } from './mmio-device.js';
 
 const DR = 0x000;
@@ -42,8 +43,18 @@ export class Pl011 implements MmioDevice {
   private ris = INT_TX;
   private dmacr = 0;
   private ilpr = 0;
+  private level = false;
+  /** Told when the interrupt output changes. */
+  onInterrupt: (level: boolean) => void = () => undefined;
 
   constructor(private readonly transmit: (byte: number) => void) {}
+
+  private update(): void {
+    const level = (this.ris & this.imsc) !== 0;
+    if (level === this.level) return;
+    this.level = level;
+    this.onInterrupt(level);
+  }
 
   reset(): void {
     this.rx = [];
@@ -51,12 +62,14 @@ export class Pl011 implements MmioDevice {
     this.cr = 0x300;
     this.ifls = 0x12;
     this.ris = INT_TX;
+    this.update();
   }
 
   /** Bytes typed at the console; dropped beyond the FIFO depth, as a real UART overruns. */
   receive(bytes: Uint8Array): void {
     for (const b of bytes) if (this.rx.length < RX_FIFO_DEPTH) this.rx.push(b);
     if (this.rx.length > 0) this.ris |= INT_RX;
+    this.update();
   }
 
   read(offset: number): number {
@@ -65,6 +78,7 @@ export class Pl011 implements MmioDevice {
       case DR: {
         const b = this.rx.shift() ?? 0;
         if (this.rx.length === 0) this.ris &= ~INT_RX;
+        this.update();
         return b;
       }
       case RSR: return 0;
@@ -89,6 +103,7 @@ export class Pl011 implements MmioDevice {
       case DR:
         this.transmit(value & 0xff);
         this.ris |= INT_TX;
+        this.update();
         return;
       case RSR: return;
       case ILPR: this.ilpr = value & 0xff; return;
@@ -97,8 +112,8 @@ export class Pl011 implements MmioDevice {
       case LCR_H: this.lcr = value & 0xff; return;
       case CR: this.cr = value & 0xffff; return;
       case IFLS: this.ifls = value & 0x3f; return;
-      case IMSC: this.imsc = value & 0x7ff; return;
-      case ICR: this.ris &= ~value; return;
+      case IMSC: this.imsc = value & 0x7ff; this.update(); return;
+      case ICR: this.ris &= ~value; this.update(); return;
       case DMACR: this.dmacr = value & 7; return;
       default: return;
     }

@@ -57,6 +57,14 @@ export class Pl031 implements MmioDevice {
    */
   reset(): void {}
 
+  /**
+   * Host milliseconds until a pending alarm fires (Infinity when none is
+   * armed): an idle machine sleeps no longer than this.
+   */
+  msUntilAlarm(): number {
+    return this.alarmAt === undefined ? Infinity : Math.max(0, this.alarmAt - this.now());
+  }
+
   /** The interrupt output: alarm raised and unmasked. */
   get interruptLevel(): boolean {
     this.poll();

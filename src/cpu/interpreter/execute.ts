@@ -37,6 +37,10 @@ export function execute(c: Vcpu, budget: number, onBlockStart?: BlockStartHook):
   c.breakpointHit = false;
   while (remaining > 0) {
     if (c.exit !== VcpuExit.None) return c.exit;
+    // Interrupts are taken between straight-line runs: after a taken branch,
+    // an exception return, a DAIF or GIC register write (each ends the run)
+    // or a page end, so an unmasked interrupt waits at most one page.
+    if ((c.irqLines & ~r[PSTATE]) !== 0) c.takePendingInterrupt();
     const pcLo = r[PC], pcHi = r[PC + 1];
     if ((pcLo & 3) !== 0) {
       c.takeException(EC_PC_ALIGN, 0, pcLo, pcHi, pcLo, pcHi);
@@ -48,6 +52,7 @@ export function execute(c: Vcpu, budget: number, onBlockStart?: BlockStartHook):
     }
     const host = c.fetchOffset(pcLo, pcHi);
     if (host < 0) continue;
+    c.runStart = pcLo;
     if (onBlockStart !== undefined && onBlockStart(c, host)) break;
     const pageHost = host - (host & (CODE_PAGE_BYTES - 1));
     // Loops branch back into the page they are on: skip the index lookup then.

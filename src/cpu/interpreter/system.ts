@@ -48,6 +48,9 @@ export function buildHint(f: Fields): Handler {
           c.takeException(EC_WFX, (1 << 24) | (0xe << 20), c.r[PC], c.r[PC + 1]);
           return true;
         }
+        // An interrupt signalled to this PE, even one PSTATE masks, is a
+        // wake-up event: WFI then completes at once.
+        if (c.irqLines !== 0) return false;
         c.exit = VcpuExit.Wfi;
         branchBy(c.r, 4);
         return true;
