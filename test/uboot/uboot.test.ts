@@ -200,7 +200,14 @@ describe('U-Boot under warmboot and under QEMU', () => {
     try {
       await c.stopAutoboot();
       const outputs: string[] = [];
-      for (const line of commands) outputs.push(await c.command(line));
+      for (const line of commands) {
+        if (line === 'reset') {
+          c.type('reset\n');
+          outputs.push(await c.stopAutoboot());
+        } else {
+          outputs.push(await c.command(line));
+        }
+      }
       c.type('poweroff\n');
       expect((await c.exit()).code).toBe(0);
       return outputs;
@@ -220,5 +227,21 @@ describe('U-Boot under warmboot and under QEMU', () => {
     for (let i = 0; i < commands.length; i++) expect(ours[i], commands[i]).toBe(qemus[i]);
     expect(ours[0]).toContain('CFI conformant flash (16 x 16)  Size: 32 MB in 256 Sectors');
     expect(ours[0]).toContain('Intel Extended command set, Manufacturer ID: 0x89, Device ID: 0x0018');
+  });
+
+  it('reloads the firmware into flash on reset, leaving the rest of the bank as programmed', async () => {
+    requireUboot();
+    qemuAvailable();
+    // The last 128 KiB sector holding the image: its tail (U-Boot's device
+    // tree) is firmware, the rest of it blank flash.
+    const commands = ['protect off 0xe0000 +0x20000', 'erase 0xe0000 +0x20000', 'md.l 0xec000 4', 'reset', 'md.l 0xec000 4', 'md.l 0xf0000 4'];
+    const [ours, qemus] = await Promise.all([
+      session(process.execPath, [CLI, ...MACHINE_ARGS], commands),
+      session('qemu-system-aarch64', MACHINE_ARGS, commands),
+    ]);
+    for (const i of [0, 1, 2, 4, 5]) expect(ours[i], commands[i]).toBe(qemus[i]);
+    expect(ours[2]).toContain('000ec000: ffffffff ffffffff ffffffff ffffffff');
+    expect(ours[4]).not.toContain('ffffffff');
+    expect(ours[5]).toContain('000f0000: ffffffff ffffffff ffffffff ffffffff');
   });
 });
