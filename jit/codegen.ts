@@ -453,7 +453,6 @@ export class RegionEmitter {
         return hint >= 2 && hint <= 5 ? undefined : s([]);
       }
       case 'DMB': case 'DSB': return s([]);
-      case 'ISB': return { code: [this.jumpTo(this.cur.insn.pc + 4n)], ends: true };
       case 'CLREX': return s([this.m.i32.store(EXCL_SIZE, 4, this.state(), this.c32(0))]);
       case 'LDST_UIMM': {
         if (f.size === 3 && f.opc === 2) return undefined; // PRFM

@@ -2,11 +2,11 @@
 // without returning to TypeScript. It hashes (PC, context) into the table in
 // shared memory and calls the region through the shared function table; a
 // miss, an exit or a block the interpreter must run returns to the engine.
-import { SLOT_PC, SLOT_PSTATE } from '../src/cpu/state-layout.js';
+import { SLOT_PC } from '../src/cpu/state-layout.js';
 import type { Binaryen } from './codegen.js';
-import { HASH_ENTRIES, JitCode } from './layout.js';
+import { HASH_ENTRIES, JIT_CTX, JitCode } from './layout.js';
 
-export function buildDispatcher(B: Binaryen, memoryPages: number, shared: boolean, hashBase: number, sctlrOffset: number): Uint8Array {
+export function buildDispatcher(B: Binaryen, memoryPages: number, shared: boolean, hashBase: number): Uint8Array {
   const m = new B.Module();
   try {
     m.setFeatures(B.Features.MVP | B.Features.SignExt | B.Features.Atomics | B.Features.MutableGlobals | B.Features.BulkMemory);
@@ -15,7 +15,7 @@ export function buildDispatcher(B: Binaryen, memoryPages: number, shared: boolea
     m.addTable('regions', 1, 0xffffffff);
     m.addTableImport('regions', 'env', 'table');
     const i32 = B.i32;
-    const L_STATE = 0, L_LO = 1, L_HI = 2, L_PST = 3, L_SCTLR = 4, L_EL = 5, L_CTX = 6, L_E = 7, L_V = 8, L_CODE = 9;
+    const L_STATE = 0, L_LO = 1, L_HI = 2, L_CTX = 6, L_E = 7, L_V = 8, L_CODE = 9;
     const get = (l: number): number => m.local.get(l, i32);
     const c = (v: number): number => m.i32.const(v | 0);
     const st = get(L_STATE);
@@ -23,17 +23,7 @@ export function buildDispatcher(B: Binaryen, memoryPages: number, shared: boolea
     const body = m.loop('next', m.block(null, [
       m.local.set(L_LO, m.i32.load(8 * SLOT_PC, 4, get(L_STATE))),
       m.local.set(L_HI, m.i32.load(8 * SLOT_PC + 4, 4, get(L_STATE))),
-      m.local.set(L_PST, m.i32.load(8 * SLOT_PSTATE, 4, get(L_STATE))),
-      m.local.set(L_SCTLR, m.i32.load(sctlrOffset, 4, get(L_STATE))),
-      m.local.set(L_EL, m.i32.and(m.i32.shr_u(get(L_PST), c(2)), c(3))),
-      // layout.ts contextOf, bit for bit.
-      m.local.set(L_CTX, m.i32.or(
-        m.i32.or(get(L_EL), m.i32.shl(m.i32.and(get(L_SCTLR), c(3)), c(2))),
-        m.i32.or(
-          m.i32.shl(m.i32.and(m.i32.shr_u(get(L_SCTLR), m.select(m.i32.eqz(get(L_EL)), c(4), c(3))), c(1)), c(4)),
-          m.i32.shl(m.i32.and(m.i32.shr_u(get(L_PST), c(20)), c(1)), c(5)),
-        ),
-      )),
+      m.local.set(L_CTX, m.i32.load(JIT_CTX, 4, get(L_STATE))),
       // layout.ts hashKey.
       m.local.set(L_E, m.i32.add(c(hashBase), m.i32.shl(m.i32.and(
         m.i32.xor(

@@ -13,7 +13,7 @@ import { type Binaryen, type CodegenEnv, newModule, RegionEmitter } from './code
 import { buildDispatcher } from './dispatcher.js';
 import {
   contextOf, CTX_IL, CTX_MMU, HASH_ENTRY_BYTES, hashKey, HELPER_EXIT, HELPER_LEAVE, HELPER_NEXT_PC, HELPER_NOT_RETIRED,
-  JIT_BP, JIT_BP_ON, JIT_BUDGET, JIT_INFO, JIT_SCRATCH, jitArea, JitCode,
+  JIT_BP, JIT_BP_ON, JIT_BUDGET, JIT_CTX, JIT_INFO, JIT_SCRATCH, jitArea, JitCode,
 } from './layout.js';
 import { discoverRegion, type Region } from './region.js';
 
@@ -21,6 +21,8 @@ export interface JitOptions {
   readonly binaryen: Binaryen;
   /** Executions of a block start before its region is compiled; 1 = at first execution. */
   readonly threshold?: number;
+  /** Live regions before the whole translation cache is flushed (default 4096). */
+  readonly maxRegions?: number;
 }
 
 /** What the memory the JIT works in must offer (runtime/guest-memory.ts). */
@@ -58,7 +60,6 @@ export const DEFAULT_THRESHOLD = 40;
 const BATCH_REGIONS = 16;
 /** A queued region waits at most this many interpreted instructions for company. */
 const BATCH_WAIT_INSTRUCTIONS = 20_000;
-/** Live regions before the whole cache is flushed. */
 const MAX_LIVE_REGIONS = 4096;
 const COUNTER_BITS = 14;
 
@@ -69,6 +70,7 @@ const I_BP_ON = JIT_BP_ON / 4;
 const I_BP = JIT_BP / 4;
 const I_SCRATCH = JIT_SCRATCH / 4;
 const I_INFO = JIT_INFO / 4;
+const I_CTX = JIT_CTX / 4;
 
 interface LiveRegion {
   readonly slot: number;
@@ -85,6 +87,7 @@ export class JitEngine {
     exits: { vcpuExit: 0, interpret: 0, miss: 0 }, regionsInvalidated: 0, evictions: 0, liveRegions: 0,
   };
   readonly threshold: number;
+  private readonly maxRegions: number;
   private readonly B: Binaryen;
   private readonly mem: JitMemory;
   private readonly codePages: CodePageIndex;
@@ -118,6 +121,7 @@ export class JitEngine {
   constructor(opts: JitOptions, mem: JitMemory, codePages: CodePageIndex) {
     this.B = opts.binaryen;
     this.threshold = Math.max(1, Math.floor(opts.threshold ?? DEFAULT_THRESHOLD));
+    this.maxRegions = Math.max(1, opts.maxRegions ?? MAX_LIVE_REGIONS);
     this.mem = mem;
     this.codePages = codePages;
     const area = jitArea(mem.reservedOffset, mem.reservedBytes);
@@ -135,7 +139,7 @@ export class JitEngine {
       handlerId: (d) => this.registerHandler(d),
     };
     this.table = new WebAssembly.Table({ initial: 64, element: 'anyfunc' });
-    const bin = buildDispatcher(this.B, this.pages, this.shared, this.hashBase, sctlrOffset);
+    const bin = buildDispatcher(this.B, this.pages, this.shared, this.hashBase);
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bin as Uint8Array<ArrayBuffer>), { env: { memory: mem.memory, table: this.table } });
     this.dispatch = inst.exports.dispatch as (state: number) => number;
     this.imports = {
@@ -168,9 +172,11 @@ export class JitEngine {
     c.exit = VcpuExit.None;
     c.breakpointHit = false;
     let remaining = budget;
+    this.syncContext(c);
     let idleRounds = 0;
     while (remaining > 0) {
       r[I_BUDGET] = remaining;
+      this.syncContext(c);
       const t0 = performance.now();
       const code = this.dispatch(c.stateOffset);
       this.stats.compiledCodeMs += performance.now() - t0;
@@ -226,7 +232,7 @@ export class JitEngine {
   private blockStart(c: Vcpu, host: number): boolean {
     const r = c.r;
     const pcLo = r[PC], pcHi = r[PC + 1];
-    const ctx = contextOf(r[PSTATE], r[this.sctlrIndex]);
+    const ctx = this.contextOf(c);
     // Stage-1 translation on: the inline memory path assumes PA = VA (next step: the TLB).
     if ((ctx & (CTX_MMU | CTX_IL)) !== 0) return false;
     const e = hashKey(pcLo, pcHi, ctx) * (HASH_ENTRY_BYTES / 4);
@@ -262,6 +268,19 @@ export class JitEngine {
     return false;
   }
 
+  private contextOf(c: Vcpu): number {
+    const r = c.r;
+    return contextOf(r[PSTATE], r[this.sctlrIndex], c.mmuEnabled, c.alignCheck);
+  }
+
+  /** Refreshes the context word the dispatcher keys on; true when it changed. */
+  private syncContext(c: Vcpu): boolean {
+    const ctx = this.contextOf(c);
+    if (c.r[I_CTX] === ctx) return false;
+    c.r[I_CTX] = ctx;
+    return true;
+  }
+
   private stop(): boolean {
     this.hookStopped = true;
     return true;
@@ -270,6 +289,7 @@ export class JitEngine {
   // ---- Helpers called from generated code ----
 
   private faultStatus(c: Vcpu): number {
+    this.syncContext(c);
     return HELPER_LEAVE | HELPER_NOT_RETIRED | (c.exit !== VcpuExit.None ? HELPER_EXIT : 0);
   }
 
@@ -285,9 +305,11 @@ export class JitEngine {
       if (e !== GUEST_FAULT) throw e;
       return this.faultStatus(c);
     }
+    const changed = this.syncContext(c);
     if (c.exit !== VcpuExit.None) return HELPER_LEAVE | HELPER_EXIT;
     if (res === true) return HELPER_LEAVE;
-    if (epoch !== this.epoch) return HELPER_LEAVE | HELPER_NEXT_PC;
+    // Code or translation controls changed under the region: go on elsewhere.
+    if (epoch !== this.epoch || changed) return HELPER_LEAVE | HELPER_NEXT_PC;
     return 0;
   }
 
@@ -359,7 +381,7 @@ export class JitEngine {
     this.pending = [];
     this.pendingKeys.clear();
     if (regions.length === 0) return;
-    if (this.regions.size + regions.length > MAX_LIVE_REGIONS) this.flushAll();
+    if (this.regions.size + regions.length > this.maxRegions) this.flushAll();
     const t0 = performance.now();
     const m = newModule(this.B, this.pages, this.shared);
     const ids: number[][] = [];
@@ -463,6 +485,11 @@ export class JitEngine {
       this.freeHandlers.push(id);
     }
     this.stats.regionsInvalidated++;
+  }
+
+  /** Function-table slots in use or free: bounded by the live-region cap. */
+  get tableLength(): number {
+    return this.table.length;
   }
 
   /** Drops every translation (the cache is full, or the machine asks). */

@@ -16,6 +16,12 @@ export const JIT_BP = 8 * (SLOT_JIT_BASE + 2);
 export const JIT_SCRATCH = 8 * (SLOT_JIT_BASE + 3);
 /** i32: the length of the block an EXIT_INTERPRET left to the interpreter. */
 export const JIT_INFO = 8 * (SLOT_JIT_BASE + 4);
+/**
+ * i32: the vcpu's translation context (contextOf), kept by the engine. The
+ * translation controls in force are latched by the vcpu at context
+ * synchronisation, so they are not simply the SCTLR_EL1 bits in the state block.
+ */
+export const JIT_CTX = 8 * (SLOT_JIT_BASE + 5);
 
 // ---- The reserved area (GuestMemory.reservedOffset) ----
 
@@ -54,13 +60,15 @@ export function hashKey(pcLo: number, pcHi: number, ctx: number): number {
 // ---- Translation context: the state a block's code depends on besides its bytes ----
 
 /**
- * bits 1:0 EL, bit 2 SCTLR_EL1.M, bit 3 SCTLR_EL1.A, bit 4 SP alignment
- * checking for the current EL (SA, or SA0 at EL0), bit 5 PSTATE.IL (never
- * compiled: the interpreter raises the illegal-state exception).
+ * bits 1:0 EL, bit 2 stage-1 MMU on, bit 3 alignment checking (SCTLR_EL1.A),
+ * bit 4 SP alignment checking for the current EL (SA, or SA0 at EL0), bit 5
+ * PSTATE.IL (never compiled: the interpreter raises the illegal-state
+ * exception).
  */
-export function contextOf(pstate: number, sctlr: number): number {
+export function contextOf(pstate: number, sctlr: number, mmuOn: boolean, alignCheck: boolean): number {
   const el = (pstate >> 2) & 3;
-  return el | ((sctlr & 3) << 2) | (((sctlr >> (el === 0 ? 4 : 3)) & 1) << 4) | (((pstate >> 20) & 1) << 5);
+  return el | (mmuOn ? CTX_MMU : 0) | (alignCheck ? CTX_ALIGN : 0) | (((sctlr >> (el === 0 ? 4 : 3)) & 1) << 4)
+    | (((pstate >> 20) & 1) << 5);
 }
 export const CTX_MMU = 1 << 2;
 export const CTX_ALIGN = 1 << 3;

@@ -1,0 +1,409 @@
+// The JIT tier against the interpreter: each program runs on one machine that
+// only interprets and on machines that translate (every block at its first
+// execution, and after two executions so code moves between the tiers), and
+// the whole architectural state must agree. One test per exit kind and per
+// invalidation cause, with the JIT's counters showing the path was taken.
+import { describe, expect, it } from 'vitest';
+import { loadBinaryen } from '../../jit/binaryen.js';
+import type { JitOptions } from '../../jit/engine.js';
+import { VirtualMachine, type VmExit } from '../../runtime/virtual-machine.js';
+import { findCpuModel } from '../../src/cpu/cpu-models.js';
+import { assembleProgram } from '../asm/a64-assembler.js';
+import { withVectors } from '../cpu/helpers.js';
+
+const binaryen = await loadBinaryen();
+const CODE = 0x40000000n;
+const DATA = 0x40100000n;
+
+interface Run {
+  vm: VirtualMachine;
+  exit: VmExit;
+  serial: string;
+  labels: Map<string, bigint>;
+}
+
+function machine(jit: JitOptions | undefined, onSerial?: (s: string) => void): VirtualMachine {
+  return new VirtualMachine({
+    ramBase: 0x40000000, ramSize: 16 * 1024 * 1024, cpus: 1, cpuModel: findCpuModel('max')!, jit,
+    onSerialOutput: (b) => onSerial?.(Buffer.from(b).toString('latin1')),
+  });
+}
+
+function load(vm: VirtualMachine, source: string): Map<string, bigint> {
+  const p = assembleProgram(`${source}\nend:\n  nop\n`, CODE);
+  vm.writePhysical(Number(CODE), p.bytes);
+  const cpu = vm.vcpus[0];
+  cpu.reset(CODE);
+  cpu.sp = 0x40f00000n;
+  for (let i = 0; i < 31; i++) cpu.setX(i, 0n);
+  cpu.setX(20, DATA);
+  return p.labels;
+}
+
+function runOn(jit: JitOptions | undefined, source: string, opts: { max?: number; until?: string } = {}): Run {
+  let serial = '';
+  const vm = machine(jit, (s) => { serial += s; });
+  const labels = load(vm, source);
+  const exit = vm.run({ breakpoint: labels.get(opts.until ?? 'end'), maxInstructions: opts.max ?? 2_000_000 });
+  return { vm, exit, serial, labels };
+}
+
+/** Everything the guest can observe, and the instruction count. */
+function snapshot(r: Run): Record<string, string> {
+  const c = r.vm.vcpus[0];
+  const s: Record<string, string> = {};
+  for (let i = 0; i < 31; i++) s[`x${i}`] = c.getX(i).toString(16);
+  s.sp = c.sp.toString(16);
+  s.pc = c.pc.toString(16);
+  s.nzcv = c.nzcv.toString(16);
+  s.pstate = c.pstate.toString(16);
+  for (const n of ['ELR_EL1', 'ESR_EL1', 'FAR_EL1', 'SPSR_EL1'] as const) s[n] = c.sysreg(n).toString(16);
+  s.retired = String(c.instructionsRetired);
+  s.exit = JSON.stringify(r.exit, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v));
+  s.serial = r.serial;
+  s.data = Buffer.from(r.vm.readPhysical(Number(DATA), 256)).toString('hex');
+  s.exits = JSON.stringify(r.vm.exits);
+  return s;
+}
+
+const FIRST: JitOptions = { binaryen, threshold: 1 };
+const SECOND: JitOptions = { binaryen, threshold: 2 };
+
+/** Runs `source` in the three tiers, expects identical state, returns the JIT-first run. */
+function agree(source: string, opts: { max?: number; until?: string } = {}): Run {
+  const ref = snapshot(runOn(undefined, source, opts));
+  const first = runOn(FIRST, source, opts);
+  expect(snapshot(first)).toEqual(ref);
+  expect(snapshot(runOn(SECOND, source, opts))).toEqual(ref);
+  if ((opts.max ?? Infinity) > 100) expect(first.vm.jit!.stats.instructionsCompiled).toBeGreaterThan(0);
+  return first;
+}
+
+/** Synchronous exceptions from EL1h: count in x26 and skip the instruction. */
+const SKIP = `
+  add x26, x26, #1
+  mrs x25, elr_el1
+  add x25, x25, #4
+  msr elr_el1, x25
+  eret`;
+
+const HOT_LOOP = `
+  mov x1, #300
+loop:
+  add x0, x0, x1
+  eor x2, x0, x1, lsl #7
+  str x2, [x20, #8]
+  ldr x3, [x20, #8]
+  stp x0, x3, [x20, #16]!
+  ldp x4, x5, [x20], #-16
+  bl func
+  subs x1, x1, #1
+  b.ne loop
+  b end
+func:
+  madd x6, x4, x5, x6
+  cmp x6, x0
+  csinc x7, x7, x7, hs
+  ret
+`;
+
+describe('JIT tier agrees with the interpreter', () => {
+  it('runs a hot loop with loads, stores, pairs and calls in compiled code', () => {
+    const r = agree(HOT_LOOP);
+    const s = r.vm.jit!.stats;
+    expect(s.instructionsCompiled).toBeGreaterThan(s.instructionsInterpreted * 10);
+  });
+
+  it('leaves Wasm for HVC (PSCI) and resumes after it', () => {
+    const r = agree(`
+  mov x9, #40
+loop:
+  movz x0, #0x8400, lsl #16
+  hvc #0
+  add x1, x1, x0
+  subs x9, x9, #1
+  b.ne loop`);
+    expect(r.vm.exits.hvc).toBe(40);
+    expect(r.vm.jit!.stats.exits.vcpuExit).toBeGreaterThanOrEqual(40);
+  });
+
+  it('leaves Wasm for WFI', () => {
+    const r = agree(`
+  mov x9, #25
+loop:
+  wfi
+  add x1, x1, #3
+  subs x9, x9, #1
+  b.ne loop`);
+    expect(r.vm.exits.wfi).toBeGreaterThan(0);
+  });
+
+  it('takes SVC through the trampoline and returns with ERET', () => {
+    agree(withVectors(`
+  mov x9, #30
+loop:
+  add x1, x1, #1
+  svc #7
+  add x2, x2, x1
+  subs x9, x9, #1
+  b.ne loop`, { 0x200: '  add x26, x26, #1\n  mrs x24, esr_el1\n  eret' }));
+  });
+
+  it('delivers a data abort from compiled code precisely (PC, registers, FAR)', () => {
+    const r = agree(withVectors(`
+  movz x4, #0x3000, lsl #16
+  mov x9, #20
+loop:
+  add x2, x2, #1
+  ldr x3, [x4, x2]
+  add x5, x5, x2
+  str x5, [x4]
+  subs x9, x9, #1
+  b.ne loop`, { 0x200: SKIP }));
+    expect(r.vm.vcpus[0].getX(26)).toBe(40n);
+  });
+
+  it('raises alignment faults when SCTLR_EL1.A is set', () => {
+    agree(withVectors(`
+  mrs x8, sctlr_el1
+  orr x8, x8, #2
+  msr sctlr_el1, x8
+  isb
+  add x4, x20, #1
+  mov x9, #10
+loop:
+  ldr x3, [x4]
+  ldrb w5, [x4]
+  str w5, [x4, #3]
+  ldp x6, x7, [x20]
+  subs x9, x9, #1
+  b.ne loop`, { 0x200: SKIP }));
+  });
+
+  it('raises SP alignment faults when SCTLR_EL1.SA is set', () => {
+    agree(withVectors(`
+  mrs x8, sctlr_el1
+  orr x8, x8, #8
+  msr sctlr_el1, x8
+  isb
+  mov x9, #10
+loop:
+  sub sp, sp, #8
+  str x9, [sp]
+  add sp, sp, #8
+  subs x9, x9, #1
+  b.ne loop`, { 0x200: SKIP }));
+  });
+
+  it('stops exactly at a breakpoint inside a compiled block', () => {
+    const seen: string[] = [];
+    for (const jit of [undefined, FIRST, SECOND]) {
+      const vm = machine(jit);
+      const labels = load(vm, `
+  mov x1, #1000
+loop:
+  add x0, x0, #1
+mid:
+  add x2, x2, x0
+  subs x1, x1, #1
+  b.ne loop`);
+      vm.run({ maxInstructions: 2000 });
+      const exit = vm.run({ breakpoint: labels.get('mid'), maxInstructions: 100_000 });
+      expect(exit.reason).toBe('breakpoint');
+      expect(vm.vcpus[0].pc).toBe(labels.get('mid'));
+      // 2000 = mov + 499 iterations + 3: the run resumes at b.ne, then add, then stops.
+      expect(vm.vcpus[0].instructionsRetired).toBe(2002);
+      seen.push(`${vm.vcpus[0].getX(0)} ${vm.vcpus[0].getX(2)}`);
+      if (jit === FIRST) expect(vm.jit!.stats.instructionsCompiled).toBeGreaterThan(1000);
+    }
+    expect(new Set(seen).size).toBe(1);
+  });
+
+  it('ends time slices after exactly the instruction budget', () => {
+    const src = `
+loop:
+  add x0, x0, #1
+  add x1, x1, x0
+  eor x2, x2, x1
+  b loop`;
+    for (const max of [1, 3, 1001, 123_457]) agree(src, { max });
+  });
+
+  it('runs MMIO stores from compiled code (UART output)', () => {
+    const r = agree(`
+  movz x4, #0x0900, lsl #16
+  mov x9, #26
+  mov x5, #65
+loop:
+  strb w5, [x4]
+  add x5, x5, #1
+  subs x9, x9, #1
+  b.ne loop`);
+    expect(r.serial).toBe('ABCDEFGHIJKLMNOPQRSTUVWXYZ');
+  });
+
+  it('exclusives and system registers run through the trampoline', () => {
+    agree(`
+  mov x9, #50
+loop:
+  ldxr x3, [x20]
+  add x3, x3, #2
+  stxr w4, x3, [x20]
+  cbnz w4, loop
+  mrs x5, tpidr_el1
+  add x5, x5, #1
+  msr tpidr_el1, x5
+  subs x9, x9, #1
+  b.ne loop`);
+  });
+});
+
+// `add x0, x0, #2` and `mov x0, #7`, as data the programs store over code.
+const ADD2 = 0x91000800;
+const MOV7 = 0xd28000e0;
+
+describe('invalidation: stale translations never run', () => {
+  it('self-modifying code with DC CVAU / IC IVAU / ISB', () => {
+    const r = agree(`
+  adr x1, patch
+  ldr w2, newinsn
+  mov x9, #0
+loop:
+patch:
+  add x0, x0, #1
+  add x9, x9, #1
+  cmp x9, #50
+  b.ne skip
+  str w2, [x1]
+  dc cvau, x1
+  ic ivau, x1
+  isb
+skip:
+  cmp x9, #100
+  b.ne loop
+  b end
+newinsn:
+  .word 0x${ADD2.toString(16)}`);
+    expect(r.vm.vcpus[0].getX(0)).toBe(150n);
+    expect(r.vm.jit!.stats.regionsInvalidated).toBeGreaterThan(0);
+  });
+
+  it('a store alone (no IC maintenance) drops the translation of the page', () => {
+    const r = agree(`
+  adr x1, patch
+  ldr w2, newinsn
+  mov x9, #0
+loop:
+patch:
+  add x0, x0, #1
+  add x9, x9, #1
+  cmp x9, #50
+  b.ne skip
+  str w2, [x1]
+skip:
+  cmp x9, #100
+  b.ne loop
+  b end
+newinsn:
+  .word 0x${ADD2.toString(16)}`);
+    expect(r.vm.vcpus[0].getX(0)).toBe(150n);
+    expect(r.vm.codePages.invalidations['guest-store']).toBeGreaterThan(0);
+  });
+
+  it('a store into the block that is running takes effect before the next instruction', () => {
+    const r = agree(`
+  adr x1, target
+  ldr w2, newinsn
+  mov x9, #3
+loop:
+  str w2, [x1]
+  nop
+target:
+  mov x0, #1
+  add x10, x10, x0
+  subs x9, x9, #1
+  b.ne loop
+  b end
+newinsn:
+  .word 0x${MOV7.toString(16)}`);
+    expect(r.vm.vcpus[0].getX(10)).toBe(21n);
+  });
+
+  it('host writes (image loading) drop translations of the pages written', () => {
+    for (const jit of [FIRST, SECOND]) {
+      const vm = machine(jit);
+      const labels = load(vm, 'loop:\n  add x0, x0, #1\n  cmp x0, #100\n  b.ne loop');
+      vm.run({ breakpoint: labels.get('end') });
+      expect(vm.vcpus[0].getX(0)).toBe(100n);
+      const again = load(vm, 'loop:\n  add x0, x0, #2\n  cmp x0, #100\n  b.ne loop');
+      vm.run({ breakpoint: again.get('end') });
+      expect(vm.vcpus[0].getX(0)).toBe(100n);
+      expect(vm.vcpus[0].instructionsRetired).toBe(3 * 50);
+      if (jit === FIRST) expect(vm.jit!.stats.regionsInvalidated).toBeGreaterThan(0);
+    }
+  });
+
+  it('a reboot (stage-2 unmap) that reloads changed code at the same address runs the new code', () => {
+    for (const jit of [FIRST, SECOND]) {
+      const vm = machine(jit);
+      let labels = load(vm, 'loop:\n  add x0, x0, #1\n  cmp x0, #60\n  b.ne loop');
+      vm.run({ breakpoint: labels.get('end') });
+      const before = vm.codePages.invalidations['stage2-unmap'];
+      vm.memory.unmapAll();
+      expect(vm.codePages.invalidations['stage2-unmap']).toBeGreaterThan(before);
+      labels = load(vm, 'loop:\n  add x0, x0, #3\n  cmp x0, #60\n  b.ne loop');
+      vm.run({ breakpoint: labels.get('end') });
+      expect(vm.vcpus[0].getX(0)).toBe(60n);
+      expect(vm.vcpus[0].instructionsRetired).toBe(3 * 20);
+    }
+  });
+
+  it('stays bounded across 1000 reboots and when the region cap is reached', () => {
+    const vm = machine({ binaryen, threshold: 1, maxRegions: 8 });
+    let tableAfterFirst = 0;
+    for (let i = 0; i < 1000; i++) {
+      vm.memory.unmapAll();
+      const labels = load(vm, `
+  mov x9, #4
+loop:
+  bl f${i % 3}
+  subs x9, x9, #1
+  b.ne loop
+  b end
+f0:
+  add x0, x0, #1
+  ret
+  .balign 4096
+f1:
+  add x0, x0, #2
+  ret
+  .balign 4096
+f2:
+  add x0, x0, #3
+  ret`);
+      vm.run({ breakpoint: labels.get('end') });
+      expect(vm.vcpus[0].getX(0)).toBe(BigInt(4 * ((i % 3) + 1)));
+      if (i === 0) tableAfterFirst = vm.jit!.tableLength;
+    }
+    expect(vm.jit!.stats.liveRegions).toBeLessThanOrEqual(8);
+    expect(vm.jit!.tableLength).toBe(tableAfterFirst);
+  });
+
+  it('evicts when more regions are hot than the cap allows, and still agrees', () => {
+    const pages = Array.from({ length: 12 }, (_, i) => `  .balign 4096\nf${i}:\n  add x0, x0, #${i + 1}\n  ret`).join('\n');
+    const calls = Array.from({ length: 12 }, (_, i) => `  bl f${i}`).join('\n');
+    const src = `
+  mov x9, #20
+loop:
+${calls}
+  subs x9, x9, #1
+  b.ne loop
+  b end
+${pages}`;
+    const ref = snapshot(runOn(undefined, src));
+    const r = runOn({ binaryen, threshold: 1, maxRegions: 4 }, src);
+    expect(snapshot(r)).toEqual(ref);
+    expect(r.vm.jit!.stats.evictions).toBeGreaterThan(0);
+    expect(r.vm.jit!.stats.liveRegions).toBeLessThanOrEqual(4 + 16);
+  });
+});
