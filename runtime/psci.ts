@@ -58,6 +58,9 @@ export const enum SystemEventType {
 /** KVM_SYSTEM_EVENT_RESET_FLAG_PSCI_RESET2: the reset came from SYSTEM_RESET2 (type in x1, cookie in x2). */
 export const SYSTEM_EVENT_FLAG_PSCI_RESET2 = 1n;
 
+/** The PSCI version a VM implements: 1.1, or KVM's legacy 0.1 (only CPU_ON/CPU_OFF, with their own ids). */
+export type PsciVersion = '0.1' | '1.1';
+
 /** The vcpu bookkeeping PSCI needs from the run loop. */
 export interface PsciHost {
   readonly vcpuCount: number;
@@ -112,8 +115,12 @@ const FEATURES: ReadonlySet<number> = new Set([
  * Answers one PSCI/SMCCC call with the caller's X0-X3. SMC32
  * calls (ids with bit 30 clear) see only the low 32 bits of their arguments.
  */
-export function handlePsciCall(host: PsciHost, x: readonly bigint[]): PsciOutcome {
+export function handlePsciCall(host: PsciHost, x: readonly bigint[], version: PsciVersion = '1.1'): PsciOutcome {
   const fn = Number(x[0] & 0xffffffffn);
+  // KVM answers the 0.1 ids only in a VM created with PSCI 0.1, and then
+  // nothing else (kvm_psci_0_1_call); a 0.2+ VM does not know them.
+  const legacy = fn === PSCI_0_1_CPU_ON || fn === PSCI_0_1_CPU_OFF;
+  if (legacy !== (version === '0.1')) return ret(PSCI_RET_NOT_SUPPORTED);
   const is32 = (fn & 0x40000000) === 0 && fn !== PSCI_0_1_CPU_ON && fn !== PSCI_0_1_CPU_OFF;
   const arg = (i: number): bigint => (is32 ? x[i] & 0xffffffffn : x[i]);
   switch (fn) {

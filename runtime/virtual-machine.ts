@@ -21,7 +21,7 @@ import { JitEngine, type JitOptions } from '../jit/engine.js';
 import { jitArea, reservedBytesFor } from '../jit/layout.js';
 import { GuestClock, type IcountOptions } from './guest-clock.js';
 import { GuestMemory } from './guest-memory.js';
-import { handlePsciCall, PSCI_RET_INTERNAL_FAILURE, type PsciHost, SystemEventType } from './psci.js';
+import { handlePsciCall, PSCI_RET_INTERNAL_FAILURE, type PsciHost, type PsciVersion, SystemEventType } from './psci.js';
 
 export const PL011_BASE = 0x09000000;
 export const PL011_SIZE = 0x1000;
@@ -41,6 +41,8 @@ export interface VmConfig {
   readonly onSerialOutput?: (bytes: Uint8Array) => void;
   /** The PSCI conduit the device tree names; calls through the other one are UNDEFINED. Default 'hvc'. */
   readonly psciConduit?: 'hvc' | 'smc';
+  /** Default '1.1'; '0.1' is KVM's legacy mode. */
+  readonly psciVersion?: PsciVersion;
   /** Translate hot code to WebAssembly (jit/); without it, the interpreter runs everything. */
   readonly jit?: JitOptions;
   /** The interrupt controller, as -machine gic-version= chooses it. Default 3. */
@@ -141,6 +143,7 @@ export class VirtualMachine implements PsciHost {
   private readonly onSerialOutput?: (bytes: Uint8Array) => void;
   private readonly startTime = performance.now();
   private readonly conduit: VcpuExit;
+  private readonly psciVersion: PsciVersion;
   private stoppedByEvent: boolean[] | undefined;
   private pauseRequested = false;
 
@@ -156,6 +159,7 @@ export class VirtualMachine implements PsciHost {
     this.jit = cfg.jit ? new JitEngine(cfg.jit, this.memory, this.codePages) : undefined;
     this.clock = new GuestClock(cfg.counterFrequency ?? 62_500_000, cfg.icount, () => this.instructionsNow());
     this.conduit = cfg.psciConduit === 'smc' ? VcpuExit.Smc : VcpuExit.Hvc;
+    this.psciVersion = cfg.psciVersion ?? '1.1';
     this.onSerialOutput = cfg.onSerialOutput;
     this.uart = new Pl011((b) => {
       this.serialOut.push(b);
@@ -496,10 +500,14 @@ export class VirtualMachine implements PsciHost {
   }
 
   private psciCall(v: Vcpu): VmExit | undefined {
-    const outcome = handlePsciCall(this, [v.getX(0), v.getX(1), v.getX(2), v.getX(3)]);
+    const outcome = handlePsciCall(this, [v.getX(0), v.getX(1), v.getX(2), v.getX(3)], this.psciVersion);
     switch (outcome.kind) {
       case 'return':
+        // KVM's smccc_set_retval(vcpu, val, 0, 0, 0): x1-x3 read zero after a call.
         v.setX(0, outcome.value);
+        v.setX(1, 0n);
+        v.setX(2, 0n);
+        v.setX(3, 0n);
         return undefined;
       case 'suspend':
         // CPU_SUSPEND behaves as WFI and reports success when it wakes.

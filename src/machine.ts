@@ -38,6 +38,8 @@ export interface MachineOptions {
   readonly trace?: (line: string) => void;
   /** The PSCI conduit written into the device tree (default 'hvc', as KVM guests use). */
   readonly psciConduit?: 'hvc' | 'smc';
+  /** PSCI 1.1 (default) or KVM's legacy 0.1 interface. */
+  readonly psciVersion?: '0.1' | '1.1';
   /**
    * Deterministic time, QEMU's -icount shift=N with sleep=off: each retired
    * instruction is 2^N ns of guest time, and guest time jumps to the next
@@ -110,7 +112,7 @@ export class Machine {
       roms: Array.from({ length: VIRT_FLASH_BANK_COUNT }, (_, bank) => ({
         name: `flash${bank}`, base: VIRT_FLASH_BASE + bank * VIRT_FLASH_BANK_SIZE, size: VIRT_FLASH_BANK_SIZE,
       })),
-      onSerialOutput: options.onSerialOutput, psciConduit: options.psciConduit,
+      onSerialOutput: options.onSerialOutput, psciConduit: options.psciConduit, psciVersion: options.psciVersion,
       gicVersion, icount: options.icount,
     });
     this.flash = Array.from({ length: VIRT_FLASH_BANK_COUNT }, (_, bank) => this.attachFlash(`flash${bank}`));
@@ -246,7 +248,7 @@ function planBoot(o: MachineOptions, memory: number, cpus: number, gicVersion: 2
     segments.push({ addr: initrd.start, data: o.initrd });
   }
   const dtb = o.dtb ?? buildVirtDeviceTree({
-    ramBase: VIRT_RAM_BASE, ramSize: memory, cpus, gicVersion, psciMethod: o.psciConduit ?? 'hvc',
+    ramBase: VIRT_RAM_BASE, ramSize: memory, cpus, gicVersion, psciMethod: o.psciConduit ?? 'hvc', psciVersion: o.psciVersion,
     bootargs: o.append, initrdStart: initrd?.start, initrdEnd: initrd?.end,
   });
   const dtbAddress = placeDtb({ image, initrd, dtbSize: dtb.length, ramBase: VIRT_RAM_BASE, ramSize: memory });

@@ -61,6 +61,8 @@ export interface VirtDeviceTreeOptions {
   gicVersion: 2 | 3;
   /** Conduit for PSCI calls: QEMU uses "smc" only when the guest has EL2. */
   psciMethod: 'hvc' | 'smc';
+  /** '1.1' (default) or KVM's legacy '0.1', which changes the /psci binding. */
+  psciVersion?: '0.1' | '1.1';
   /**
    * How many virtio-mmio transports to describe (0 to 32, default 0). QEMU
    * always describes all 32; a node is only worth writing when a device model
@@ -170,12 +172,22 @@ export function buildVirtDeviceTree(opts: VirtDeviceTreeOptions): Uint8Array {
   // PSCI 0.2+ ids for the legacy (0.1) properties: 64-bit variants where they
   // exist, since the guest is AArch64.
   w.beginNode('psci');
-  w.propStringList('compatible', ['arm,psci-1.0', 'arm,psci-0.2', 'arm,psci']);
-  w.propString('method', opts.psciMethod);
-  w.propU32('cpu_suspend', 0xc400_0001);
-  w.propU32('cpu_off', 0x8400_0002);
-  w.propU32('cpu_on', 0xc400_0003);
-  w.propU32('migrate', 0xc400_0005);
+  if (opts.psciVersion === '0.1') {
+    // The original binding: only the function ids, which are the 0.1 ones.
+    w.propString('compatible', 'arm,psci');
+    w.propString('method', opts.psciMethod);
+    w.propU32('cpu_suspend', 0x95c1_ba5e);
+    w.propU32('cpu_off', 0x95c1_ba5f);
+    w.propU32('cpu_on', 0x95c1_ba60);
+    w.propU32('migrate', 0x95c1_ba61);
+  } else {
+    w.propStringList('compatible', ['arm,psci-1.0', 'arm,psci-0.2', 'arm,psci']);
+    w.propString('method', opts.psciMethod);
+    w.propU32('cpu_suspend', 0xc400_0001);
+    w.propU32('cpu_off', 0x8400_0002);
+    w.propU32('cpu_on', 0xc400_0003);
+    w.propU32('migrate', 0xc400_0005);
+  }
   w.endNode();
 
   w.beginNode(`memory@${opts.ramBase.toString(16)}`);
