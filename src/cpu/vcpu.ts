@@ -4,7 +4,7 @@ import type { Feature } from '../a64/decode-table.js';
 import { CodePageIndex, DecodedPage } from './code-pages.js';
 import { type CpuModel, idRegisterValue } from './cpu-models.js';
 import {
-  FSC_ACCESS_FLAG, FSC_ALIGNMENT, FSC_EXTERNAL, FSC_PERMISSION, TranslationRegime, translationOff, WalkResult, walkStage1,
+  FSC_ALIGNMENT, FSC_EXTERNAL, FSC_PERMISSION, TranslationRegime, translationOff, WalkResult, walkStage1,
 } from './mmu.js';
 import type { PhysicalBus } from './physical-bus.js';
 import {
@@ -16,7 +16,7 @@ import {
 } from './system-registers.js';
 import {
   ANY_ASID, INFO_DEVICE, INFO_GLOBAL, INFO_LEVEL_MASK, INFO_MMIO, INFO_ROM, INFO_SPAN_MASK, INFO_SPAN_SHIFT, PERM_R1,
-  PERM_W1, PERM_W_ANY, PERM_X0, PERM_X1, Tlb,
+  PERM_W1, PERM_X0, PERM_X1, Tlb,
 } from './tlb.js';
 
 /**
@@ -86,6 +86,8 @@ export const DTLB_ENTRIES = 1024;
 export const ITLB_ENTRIES = 256;
 const DTLB_MASK = DTLB_ENTRIES - 1;
 const ITLB_MASK = ITLB_ENTRIES - 1;
+/** Bytes of a vcpu's two TLBs (data first, then instruction; layout in tlb.ts). */
+export const VCPU_TLB_BYTES = Tlb.bytes(DTLB_ENTRIES) + Tlb.bytes(ITLB_ENTRIES);
 
 const PSTATE_WORD = 2 * SLOT_PSTATE;
 
@@ -118,6 +120,12 @@ export interface VcpuConfig {
   readonly model: CpuModel;
   /** The generic timer's counter, in CNTFRQ ticks. */
   readonly counter: () => number;
+  /**
+   * Where the TLBs live (VCPU_TLB_BYTES bytes, 4-byte aligned): a region of
+   * the machine's shared memory lets generated code probe them inline. When
+   * absent the vcpu allocates its own.
+   */
+  readonly tlbMemory?: { readonly buffer: ArrayBufferLike; readonly byteOffset: number };
   /** The machine has a GICv3: ICC_* system registers exist and ID_AA64PFR0_EL1.GIC says so. */
   readonly gicv3?: boolean;
 }
@@ -152,8 +160,10 @@ export class Vcpu implements SysregHost {
   translationPending = false;
 
   /** Data and instruction TLBs (see tlb.ts), and their arrays for the fast paths. */
-  readonly dtlb = new Tlb(DTLB_ENTRIES);
-  readonly itlb = new Tlb(ITLB_ENTRIES);
+  readonly dtlb: Tlb;
+  readonly itlb: Tlb;
+  /** TLB misses of either TLB (each is a walk, or the identity with the MMU off). */
+  tlbMisses = 0;
   private readonly dTagLo: Int32Array;
   private readonly dTagHi: Int32Array;
   private readonly dFast: Int32Array;
@@ -234,6 +244,9 @@ export class Vcpu implements SysregHost {
     this.ramBase = cfg.bus.ramBase;
     this.ramSize = cfg.bus.ramSize;
     this.ramHost = cfg.bus.ramHostOffset;
+    const mem = cfg.tlbMemory ?? { buffer: new ArrayBuffer(VCPU_TLB_BYTES), byteOffset: 0 };
+    this.dtlb = new Tlb(DTLB_ENTRIES, mem.buffer, mem.byteOffset);
+    this.itlb = new Tlb(ITLB_ENTRIES, mem.buffer, mem.byteOffset + Tlb.bytes(DTLB_ENTRIES));
     this.dTagLo = this.dtlb.tagLo;
     this.dTagHi = this.dtlb.tagHi;
     this.dFast = this.dtlb.fast;
@@ -610,6 +623,7 @@ export class Vcpu implements SysregHost {
     const reg = this.regime;
     if (tlb.tagLo[i] === (vaLo & ~0xfff) && tlb.tagHi[i] === vaHi && tlb.full[i] !== 0
       && ((tlb.info[i] & INFO_GLOBAL) !== 0 || tlb.asid[i] === reg.asid)) return i;
+    this.tlbMisses++;
     const w = this.walkResult;
     const fsc = reg.mmuOn ? walkStage1(reg, this.bus, this.dv, vaLo, vaHi, w) : translationOff(reg, vaLo, vaHi, w);
     if (fsc >= 0) return ~fsc;

@@ -8,9 +8,10 @@
 // alignment 0b100001), ESR layout (EC, IL, ISS with WnR bit 6 and CM bit 8)
 // and the PAR_EL1 formats.
 import { describe, expect, it } from 'vitest';
+import { findCpuModel } from '../../src/cpu/cpu-models.js';
 import type { Vcpu } from '../../src/cpu/vcpu.js';
-import type { VirtualMachine } from '../../runtime/virtual-machine.js';
-import { assembleOne } from '../asm/a64-assembler.js';
+import { VirtualMachine } from '../../runtime/virtual-machine.js';
+import { assembleOne, assembleProgram } from '../asm/a64-assembler.js';
 import { CODE_BASE, DATA_BASE, run, runProgram, type RunSetup } from './cpu-harness.js';
 import { esr, VEC_CUR_SPX, VEC_LOWER_A64, withVectors } from './helpers.js';
 import {
@@ -972,5 +973,48 @@ describe('the TLB and stage 2', () => {
     expect(res.exit.reason).toBe('breakpoint');
     // Code pages, the data page, and the table pages of both walks.
     expect(res.vm.memory.stage2Faults).toBeGreaterThanOrEqual(1 + 1 + 4);
+  });
+});
+
+describe('PAN (on a CPU model that implements it)', () => {
+  const VA = 0x0000_00e0_0000_0000n;
+
+  /** Runs `body` at EL1 with PSTATE.PAN set, on a vcpu whose model has FEAT_PAN. */
+  function runPan(body: string): Vcpu {
+    const base = findCpuModel('max')!;
+    const model = { ...base, features: new Set([...base.features, 'pan' as const]) };
+    const program = assembleProgram(`${withVectors(`  msr pan, #1\n${body}`)}\nend:\n  nop\n`, CODE_BASE);
+    const vm = new VirtualMachine({ ramBase: 0x4000_0000, ramSize: 16 * 1024 * 1024, cpus: 1, cpuModel: model });
+    vm.writePhysical(Number(CODE_BASE), program.bytes);
+    const cpu = vm.vcpus[0];
+    cpu.reset(CODE_BASE);
+    withMmu({
+      build: ({ vm: m, lo }) => {
+        lo.map(VA, PA_A, AF | AP_EL0 | UXN | PXN); // EL0 read/write
+        lo.map(VA + 0x1000n, PA_A + 0x1000n, AF | UXN | PXN); // EL1 only
+        writeU64(m, PA_A, 0x11n);
+        writeU64(m, PA_A + 0x1000n, 0x22n);
+      },
+    })!(cpu, vm);
+    const exit = vm.run({ breakpoint: program.labels.get('end'), maxInstructions: 100_000 });
+    expect(exit.reason).toBe('breakpoint');
+    return cpu;
+  }
+
+  it('EL1 data accesses to EL0-accessible memory fault; EL1-only memory, LDTR and AT S1E1R are unaffected', () => {
+    let cpu = runPan(`
+${movImm('x1', VA)}
+      ldr x0, [x1, #0x1000]
+      ldtr x2, [x1]
+      at s1e1r, x1
+      isb
+      mrs x3, par_el1
+      ldr x4, [x1]
+    `);
+    expect([cpu.getX(0), cpu.getX(2)]).toEqual([0x22n, 0x11n]);
+    expect(cpu.getX(3) & 1n).toBe(0n);
+    expectFault(cpu, VEC_CUR_SPX, EC_DABORT_SAME, FSC_PERMISSION + 3, VA);
+    cpu = runPan(`${movImm('x1', VA)}\n  str x0, [x1, #8]`);
+    expectFault(cpu, VEC_CUR_SPX, EC_DABORT_SAME, WNR | (FSC_PERMISSION + 3), VA + 8n);
   });
 });
