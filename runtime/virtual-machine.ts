@@ -197,6 +197,8 @@ export class VirtualMachine implements PsciHost {
       };
     });
     for (const v of this.vcpus) v.sendEvent = () => { for (const o of this.vcpus) o.eventRegister = true; };
+    // TLBI ...IS reaches every vcpu's TLBs (all run on this thread between slices).
+    for (const v of this.vcpus) v.broadcastTlbi = (op, lo, hi) => { for (const o of this.vcpus) o.tlbiLocal(op, lo, hi); };
     this.memory.onMappingChange = (pa, size) => this.mappingChanged(pa, size);
     this.powered = this.vcpus.map((_, i) => i === 0);
   }
