@@ -1018,3 +1018,44 @@ ${movImm('x1', VA)}
     expectFault(cpu, VEC_CUR_SPX, EC_DABORT_SAME, WNR | (FSC_PERMISSION + 3), VA + 8n);
   });
 });
+
+describe('TLBI broadcast between vcpus', () => {
+  it('TLBI VAE1IS on one vcpu drops another vcpu\'s cached translation', () => {
+    const VA = 0x0000_00f0_0000_0000n;
+    const program = assembleProgram(`
+      str x21, [x20]
+      dsb ishst
+      tlbi vae1is, x5
+      dsb ish
+      isb
+end:
+      nop
+    `, CODE_BASE);
+    const vm = new VirtualMachine({ ramBase: 0x4000_0000, ramSize: 16 * 1024 * 1024, cpus: 2, cpuModel: findCpuModel('max')! });
+    vm.writePhysical(Number(CODE_BASE), program.bytes);
+    const [c0, c1] = vm.vcpus;
+    c0.reset(CODE_BASE);
+    let desc = 0n, newDesc = 0n, root = 0n;
+    withMmu({
+      build: ({ lo }) => {
+        lo.map(VA, PA_A, AF);
+        desc = lo.descriptorAddress(VA, 3);
+        newDesc = lo.leaf(PA_B, 3, AF);
+        root = lo.root;
+      },
+    })!(c0, vm);
+    for (const name of ['MAIR_EL1', 'TCR_EL1', 'TTBR0_EL1', 'SCTLR_EL1'] as const) c1.setSysreg(name, c0.sysreg(name));
+    expect(c0.sysreg('TTBR0_EL1')).toBe(root);
+    writeU64(vm, PA_A, 0xaaaan);
+    writeU64(vm, PA_B, 0xbbbbn);
+    // The second vcpu caches the translation (it need not run for that).
+    c1.read64(Number(VA & 0xffff_ffffn) | 0, Number(VA >> 32n));
+    expect(c1.vLo).toBe(0xaaaa);
+    c0.setX(20, desc);
+    c0.setX(21, newDesc);
+    c0.setX(5, VA >> 12n);
+    expect(vm.run({ breakpoint: program.labels.get('end'), maxInstructions: 1000 }).reason).toBe('breakpoint');
+    c1.read64(Number(VA & 0xffff_ffffn) | 0, Number(VA >> 32n));
+    expect(c1.vLo).toBe(0xbbbb);
+  });
+});
