@@ -27,7 +27,7 @@ export interface SysregHost {
   readonly vcpuIndex: number;
   /** Counter value in CNTFRQ ticks since the machine started. */
   counterTicks(): number;
-  /** CNTVCT_EL0: the counter less the virtual offset (CNTVOFF). */
+  /** CNTVCT_EL0: the counter less the virtual offset (CNTVOFF); negative until the counter passes the offset (a 64-bit wrap). */
   virtualCounterTicks(): number;
   /** After a write to a timer register: its output and deadline may have changed. */
   timerChanged(): void;
@@ -184,7 +184,11 @@ const SPECS = {
   },
   CNTVCT_EL0: {
     enc: [3, 3, 14, 0, 2], access: 'ro', reset: 0n, el0: el0IfCntkctl(2),
-    read: (h, dst) => writeSlot(h, dst, h.virtualCounterTicks()),
+    read: (h, dst) => {
+      const v = h.virtualCounterTicks();
+      if (v >= 0) writeSlot(h, dst, v);
+      else writeSlot64(h, dst, BigInt.asUintN(64, BigInt(v)));
+    },
   },
   // Timer writes change an interrupt output and the next deadline, which the
   // run loop keeps (afterWrite also ends the block).
@@ -277,27 +281,27 @@ function timerCtl(h: SysregHost, dst: number, prefix: 'CNTP' | 'CNTV'): void {
   const cvalSlot = h.sysregSlot(`${prefix}_CVAL_EL0`);
   const cval = (h.r[2 * cvalSlot] >>> 0) + (h.r[2 * cvalSlot + 1] >>> 0) * 0x100000000;
   const now = prefix === 'CNTV' ? h.virtualCounterTicks() : h.counterTicks();
-  const fired = (ctl & 1) !== 0 && now >= cval;
+  const fired = (ctl & 1) !== 0 && (now < 0 ? now + 2 ** 64 : now) >= cval;
   writeSlot(h, dst, ctl | (fired ? 4 : 0));
 }
 
 /** The count a timer compares with: the virtual timer's is CNTVCT. */
-function timerCount(h: SysregHost, cvalName: SysregNameT): number {
-  return cvalName === 'CNTV_CVAL_EL0' ? h.virtualCounterTicks() : h.counterTicks();
+function timerCount(h: SysregHost, cvalName: SysregNameT): bigint {
+  return BigInt.asUintN(64, BigInt(cvalName === 'CNTV_CVAL_EL0' ? h.virtualCounterTicks() : h.counterTicks()));
 }
 
 function timerTval(h: SysregHost, dst: number, cvalName: SysregNameT): void {
   // TVAL reads as the signed 32-bit distance from now to CVAL.
   const s = h.sysregSlot(cvalName);
   const cval = BigInt(h.r[2 * s] >>> 0) + (BigInt(h.r[2 * s + 1] >>> 0) << 32n);
-  const v = BigInt.asIntN(32, cval - BigInt(timerCount(h, cvalName)));
+  const v = BigInt.asIntN(32, cval - timerCount(h, cvalName));
   writeSlot(h, dst, Number(BigInt.asUintN(32, v)));
 }
 
 function timerTvalWrite(h: SysregHost, tvalName: SysregNameT, cvalName: SysregNameT): void {
   const t = h.sysregSlot(tvalName);
   const tval = BigInt(h.r[2 * t]); // sign-extended 32-bit
-  const cval = BigInt.asUintN(64, BigInt(timerCount(h, cvalName)) + tval);
+  const cval = BigInt.asUintN(64, timerCount(h, cvalName) + tval);
   const c = h.sysregSlot(cvalName);
   h.r[2 * c] = Number(cval & 0xffffffffn) | 0;
   h.r[2 * c + 1] = Number(cval >> 32n) | 0;

@@ -370,8 +370,7 @@ export class Vcpu implements SysregHost {
   }
 
   virtualCounterTicks(): number {
-    const v = this.counter() - this.cntvoff;
-    return v < 0 ? v + 2 ** 64 : v;
+    return this.counter() - this.cntvoff;
   }
 
   timerChanged(): void {

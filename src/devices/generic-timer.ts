@@ -60,12 +60,6 @@ export class GenericTimer {
     }
   }
 
-  /** Forgets the driven levels (the GIC was reset with the machine). */
-  resetOutputs(): void {
-    this.physLevel = false;
-    this.virtLevel = false;
-  }
-
   private firing(ctlSlot: number, cvalSlot: number, count: number): boolean {
     const ctl = this.r[2 * ctlSlot];
     return (ctl & (CTL_ENABLE | CTL_IMASK)) === CTL_ENABLE && count >= this.cval(cvalSlot);

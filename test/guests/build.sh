@@ -97,5 +97,7 @@ link_smp selfmod armv8-a "$here/selfmod/selfmod-asm.S" "$here/selfmod/selfmod.c"
 link_smp selfmod-mmu armv8-a -DWITH_MMU "$here/selfmod/selfmod-asm.S" "$here/common/mmu.c" "$here/selfmod/selfmod.c"
 # gic: timers, GICv2/GICv3 priorities, triggers, EOI modes, FIQ and SGIs on 4 cpus.
 link_smp gic armv8-a "$here/gic/gic.c"
+# sleep: one guest second in WFI, for the host CPU time check.
+link sleep armv8-a "$here/sleep/sleep.c"
 
 echo "build.sh: guests built in $out"
