@@ -26,6 +26,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { JitOptions } from '../../jit/engine.js';
 import { findCpuModel } from '../../src/cpu/cpu-models.js';
 import { VirtualMachine } from '../../runtime/virtual-machine.js';
 import {
@@ -240,8 +241,12 @@ const hex = (v: bigint | number): string => `0x${v.toString(16).padStart(16, '0'
 export class DifferentialHarness {
   private vm: VirtualMachine | undefined;
 
-  /** `cpu` is warmboot's model; QEMU always runs `-cpu max`. Another model is only for testing the harness. */
-  constructor(private readonly cpu = 'max') {}
+  /**
+   * `cpu` is warmboot's model; QEMU always runs `-cpu max`, so another model
+   * is only for testing the harness. `jit` is warmboot's JIT tier, by default
+   * the one WARMBOOT_JIT selects for the test suites.
+   */
+  constructor(private readonly cpu = 'max', private readonly jit: JitOptions | undefined = testJit) {}
 
   private readonly tmp = mkdtempSync(join(tmpdir(), 'warmboot-diff-'));
   private seq = 0;
@@ -249,6 +254,12 @@ export class DifferentialHarness {
   qemuMs = 0;
   warmbootMs = 0;
   warmbootInstructions = 0;
+  private jitCompiledBefore = 0;
+
+  /** Guest instructions warmboot executed as JIT-translated code. */
+  get jitInstructions(): number {
+    return this.jitCompiledBefore + (this.vm?.jit?.stats.instructionsCompiled ?? 0);
+  }
 
   dispose(): void {
     rmSync(this.tmp, { recursive: true, force: true });
@@ -298,7 +309,8 @@ export class DifferentialHarness {
    */
   private runWarmboot(image: Image, layout: CaseLayout): Uint8Array | string {
     if (this.loaded !== image || !this.vm) {
-      this.vm = new VirtualMachine({ ramBase: RAM_BASE, ramSize: RAM_SIZE, cpus: 1, cpuModel: findCpuModel(this.cpu)!, jit: testJit });
+      this.jitCompiledBefore = this.jitInstructions;
+      this.vm = new VirtualMachine({ ramBase: RAM_BASE, ramSize: RAM_SIZE, cpus: 1, cpuModel: findCpuModel(this.cpu)!, jit: this.jit });
       this.vm.writePhysical(CODE_BASE, image.code);
       this.vm.writePhysical(DATA_BASE, image.data);
       this.loaded = image;

@@ -10,8 +10,11 @@
 //   WARMBOOT_DIFF_LENGTH=<n>     units (tested instructions) per program (default 30)
 //   WARMBOOT_DIFF_ONLY=<i>       run only program i of the seed
 //   WARMBOOT_DIFF_REPORT=<n>     minimise and print up to n failing programs (default 3)
+//   WARMBOOT_DIFF_JIT_PROGRAMS=<n>  programs for the JIT run, every block translated (default 300)
+// WARMBOOT_JIT (test/jit/jit-mode.ts) selects warmboot's tier for the main run.
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBinaryen } from '../../jit/binaryen.js';
 import { generateProgram, ProgramGenerator, type TestProgram } from './generator.js';
 import { Rng } from './rng.js';
 import { DifferentialHarness, requireTools } from './harness.js';
@@ -27,6 +30,7 @@ function envInt(name: string, fallback: number): number {
 const SEED = envInt('WARMBOOT_DIFF_SEED', randomInt(0, 0x100000000)) >>> 0;
 const PROGRAMS = envInt('WARMBOOT_DIFF_PROGRAMS', 1000);
 const LENGTH = envInt('WARMBOOT_DIFF_LENGTH', 30);
+const JIT_PROGRAMS = envInt('WARMBOOT_DIFF_JIT_PROGRAMS', 300);
 const ONLY = process.env.WARMBOOT_DIFF_ONLY ? envInt('WARMBOOT_DIFF_ONLY', 0) : undefined;
 /** How many failing programs to minimise and print (each costs up to LENGTH QEMU runs). */
 const REPORTED = envInt('WARMBOOT_DIFF_REPORT', 3);
@@ -68,36 +72,55 @@ describe('random integer programs: warmboot vs qemu-aarch64', () => {
   });
 
   it(`agrees on ${ONLY !== undefined ? `program ${ONLY}` : `${PROGRAMS} programs`} of ${LENGTH} instructions (seed ${SEED})`, () => {
-    const indices = ONLY !== undefined ? [ONLY] : Array.from({ length: PROGRAMS }, (_, i) => i);
-    const programs: TestProgram[] = indices.map((i) => generateProgram(SEED, i, LENGTH));
-    const t0 = performance.now();
-    const failing: { index: number; program: TestProgram }[] = [];
-    const byKind = new Map<string, number>();
-    for (let b = 0; b < programs.length; b += BATCH) {
-      const batch = programs.slice(b, b + BATCH);
-      const res = harness.runBatch(batch);
-      res.outcomes.forEach((o, i) => {
-        if (o.kind === 'ok') return;
-        failing.push({ index: indices[b + i], program: batch[i] });
-        byKind.set(o.kind, (byKind.get(o.kind) ?? 0) + 1);
-      });
-    }
-    const elapsed = performance.now() - t0;
-    const instructions = programs.reduce((n, p) => n + p.units.length, 0);
-    console.log(`differential: seed ${SEED}: ${programs.length} programs, ${instructions} random instructions in ` +
-      `${elapsed.toFixed(0)} ms (qemu ${harness.qemuMs.toFixed(0)} ms, warmboot ${harness.warmbootMs.toFixed(0)} ms, ` +
-      `${harness.warmbootInstructions} instructions retired)`);
-    if (failing.length === 0) return;
+    agree(harness, 'warmboot', ONLY !== undefined ? [ONLY] : range(PROGRAMS));
+  });
 
-    const reports = failing.slice(0, REPORTED).map(({ index, program }) => {
-      const min = harness.minimise(program);
-      return `program ${index} (reproduce alone with WARMBOOT_DIFF_SEED=${SEED} WARMBOOT_DIFF_ONLY=${index}), ` +
-        `minimised from ${program.units.length} units to ${min.program.units.length}:\n` +
-        harness.describe(min.program, min.layout, min.outcome);
-    });
-    const kinds = [...byKind].map(([k, n]) => `${n} ${k}`).join(', ');
-    throw new Error(`warmboot and QEMU disagree on ${failing.length} of ${programs.length} programs (${kinds}); ` +
-      `seed ${SEED} (reproduce with WARMBOOT_DIFF_SEED=${SEED}).\n` +
-      `failing programs: ${failing.map((f) => f.index).join(' ')}\n\n${reports.join('\n\n')}`);
+  // Each case runs once, so under the default hotness threshold little of it
+  // is translated: here every block is compiled at its first execution.
+  it(`agrees with the JIT translating everything, on ${JIT_PROGRAMS} programs (seed ${SEED})`, async () => {
+    const jit = new DifferentialHarness('max', { binaryen: await loadBinaryen(), threshold: 1 });
+    try {
+      agree(jit, 'warmboot (JIT)', ONLY !== undefined ? [ONLY] : range(JIT_PROGRAMS));
+    } finally {
+      jit.dispose();
+    }
   });
 });
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** Runs programs `indices` of the seed; on any disagreement, minimises a few and throws a report. */
+function agree(harness: DifferentialHarness, engine: string, indices: readonly number[]): void {
+  const programs: TestProgram[] = indices.map((i) => generateProgram(SEED, i, LENGTH));
+  const t0 = performance.now();
+  const failing: { index: number; program: TestProgram }[] = [];
+  const byKind = new Map<string, number>();
+  for (let b = 0; b < programs.length; b += BATCH) {
+    const batch = programs.slice(b, b + BATCH);
+    const res = harness.runBatch(batch);
+    res.outcomes.forEach((o, i) => {
+      if (o.kind === 'ok') return;
+      failing.push({ index: indices[b + i], program: batch[i] });
+      byKind.set(o.kind, (byKind.get(o.kind) ?? 0) + 1);
+    });
+  }
+  const elapsed = performance.now() - t0;
+  const instructions = programs.reduce((n, p) => n + p.units.length, 0);
+  console.log(`differential (${engine}): seed ${SEED}: ${programs.length} programs, ${instructions} random instructions in ` +
+    `${elapsed.toFixed(0)} ms (qemu ${harness.qemuMs.toFixed(0)} ms, warmboot ${harness.warmbootMs.toFixed(0)} ms, ` +
+    `${harness.warmbootInstructions} instructions retired, ${harness.jitInstructions} of them translated)`);
+  if (failing.length === 0) return;
+
+  const reports = failing.slice(0, REPORTED).map(({ index, program }) => {
+    const min = harness.minimise(program);
+    return `program ${index} (reproduce alone with WARMBOOT_DIFF_SEED=${SEED} WARMBOOT_DIFF_ONLY=${index}), ` +
+      `minimised from ${program.units.length} units to ${min.program.units.length}:\n` +
+      harness.describe(min.program, min.layout, min.outcome);
+  });
+  const kinds = [...byKind].map(([k, n]) => `${n} ${k}`).join(', ');
+  throw new Error(`${engine} and QEMU disagree on ${failing.length} of ${programs.length} programs (${kinds}); ` +
+    `seed ${SEED} (reproduce with WARMBOOT_DIFF_SEED=${SEED}).\n` +
+    `failing programs: ${failing.map((f) => f.index).join(' ')}\n\n${reports.join('\n\n')}`);
+}
