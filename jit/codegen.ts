@@ -125,7 +125,12 @@ export class RegionEmitter {
     const names = codes.map((_, k) => `b${k}`);
     let nest = m.block(names[0], [m.switch(names, names[0], m.local.get(L_BI, B.i32))]);
     for (let k = 0; k < codes.length; k++) {
-      nest = m.block(k + 1 < codes.length ? names[k + 1] : null, [nest, ...codes[k]]);
+      // Each block's code ends in a branch. Left unreachable-typed, it makes
+      // Binaryen search the whole enclosing block for branches to it at each
+      // nesting level (quadratic in region size); under an if it types as none.
+      const code = codes[k];
+      if (code.length > 0) code[code.length - 1] = m.if(this.c32(1), code[code.length - 1]);
+      nest = m.block(k + 1 < codes.length ? names[k + 1] : null, [nest, ...code]);
     }
     const body: X[] = [];
     for (const r of this.used) body.push(m.local.set(L_REG + r, this.loadReg(r)));

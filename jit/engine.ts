@@ -55,13 +55,14 @@ export interface JitStats {
 }
 
 /** Default hotness threshold, tuned with bench/run-benchmarks.ts. */
-export const DEFAULT_THRESHOLD = 40;
+export const DEFAULT_THRESHOLD = 1000;
 /** Regions compiled together in one module (fewer modules: less fixed cost). */
 const BATCH_REGIONS = 16;
 /** A queued region waits at most this many interpreted instructions for company. */
 const BATCH_WAIT_INSTRUCTIONS = 20_000;
 const MAX_LIVE_REGIONS = 4096;
 const COUNTER_BITS = 14;
+const PROFILE = typeof process !== 'undefined' && process.env?.WARMBOOT_JIT_PROFILE === '1';
 
 const PC = 2 * SLOT_PC;
 const PSTATE = 2 * SLOT_PSTATE;
@@ -386,6 +387,7 @@ export class JitEngine {
     const m = newModule(this.B, this.pages, this.shared);
     const ids: number[][] = [];
     let bin: Uint8Array;
+    let tBuilt = t0;
     try {
       for (const region of regions) {
         const e = new RegionEmitter(this.B, m, this.env, region);
@@ -393,11 +395,16 @@ export class JitEngine {
         this.stats.trampolinedInstructions += e.trampolined;
         ids.push(e.handlerIds);
       }
+      tBuilt = performance.now();
       bin = m.emitBinary();
     } finally {
       m.dispose();
     }
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bin as Uint8Array<ArrayBuffer>), this.imports as WebAssembly.Imports);
+    const tEmitted = performance.now();
+    const mod = new WebAssembly.Module(bin as Uint8Array<ArrayBuffer>);
+    const tCompiled = performance.now();
+    const inst = new WebAssembly.Instance(mod, this.imports as WebAssembly.Imports);
+    if (PROFILE) process.stderr.write(`jit batch: ${regions.length} regions ${regions.reduce((n, r) => n + r.instructions, 0)} insns: build ${(tBuilt - t0).toFixed(1)} emit ${(tEmitted - tBuilt).toFixed(1)} compile ${(tCompiled - tEmitted).toFixed(1)} instantiate ${(performance.now() - tCompiled).toFixed(1)} ms, ${bin.length} bytes\n`);
     regions.forEach((region, i) => {
       const slot = this.allocSlot();
       this.table.set(slot, inst.exports[`r${i}`] as (...a: unknown[]) => unknown);

@@ -29,7 +29,7 @@ export interface Region {
 /** Limits that keep one function's compile time and nesting bounded. */
 export const MAX_BLOCK_INSNS = 64;
 export const MAX_REGION_BLOCKS = 48;
-export const MAX_REGION_INSNS = 384;
+export const MAX_REGION_INSNS = 128;
 
 /** Instructions after which the next one starts a new block. */
 const TERMINATORS = new Set(['B_UNCOND', 'B_COND', 'CB', 'TB', 'BR', 'BLR', 'RET', 'ERET', 'SVC', 'HVC', 'SMC', 'BRK', 'HLT', 'UDF']);

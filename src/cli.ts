@@ -6,6 +6,7 @@ import { closeSync, constants as fsConstants, openSync, readFileSync, readSync, 
 import { isatty } from 'node:tty';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadBinaryen } from '../jit/binaryen.js';
 import { Machine, type MachineOptions } from './machine.js';
 import { cpuModelNames } from './cpu/cpu-models.js';
 import { SystemEventType } from '../runtime/psci.js';
@@ -44,9 +45,10 @@ QEMU-compatible options:
                         guest jumps to its next timer deadline (sleep=off always)
 
 warmboot options:
-  --jit=off             interpret only (the only tier in this version)
+  --jit=on|off          translate hot code to WebAssembly (on, the default) or interpret only
+  --jit-threshold=N     translate a block after N executions (1 = at first execution)
   --trace               print every executed instruction, disassembled, to stderr
-  --stats               print instruction counts, exits, stage-2 faults and invalidations on exit
+  --stats               print instruction counts per tier, exits, JIT figures, stage-2 faults and invalidations on exit
   --help, --version
 `;
 
@@ -211,8 +213,15 @@ export function parseArgs(argv: readonly string[], trace?: (line: string) => voi
       case 'icount': m.icount = parseIcount(value()); break;
       case 'jit': {
         const v = value();
-        if (v !== 'off') throw new UsageError(`--jit=${v}: this version has only the interpreter; use --jit=off`);
-        jit = 'off';
+        if (v !== 'off' && v !== 'on') throw new UsageError(`--jit=${v}: expected on or off`);
+        jit = v;
+        break;
+      }
+      case 'jit-threshold': {
+        const v = value();
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--jit-threshold=${v}: expected a whole number of executions, at least 1`);
+        m.jitThreshold = n;
         break;
       }
       case 'trace':
@@ -230,10 +239,11 @@ export function parseArgs(argv: readonly string[], trace?: (line: string) => voi
     m.kernel = readImage(kernelPath, 'kernel');
     m.cpu ??= 'cortex-a57';
   }
+  m.jit = jit;
   return { machine: m, jit, stats, kernelPath };
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs(argv);
@@ -243,6 +253,7 @@ function main(argv: string[]): number {
   if (parsed === 'help') { process.stdout.write(USAGE); return 0; }
   if (parsed === 'version') { process.stdout.write('warmboot 0.1.0\n'); return 0; }
   try {
+    if (parsed.jit === 'on') await loadBinaryen();
     const machine = new Machine({ ...parsed.machine, onSerialOutput: (b) => writeAll(1, b) });
     const started = performance.now();
     const input = new ConsoleInput();
@@ -285,6 +296,17 @@ function printStats(machine: Machine, ms: number): void {
     `  invalidations: ${Object.entries(s.invalidations).map(([k, v]) => `${k} ${v}`).join(', ')}; decoded pages live: ${s.decodedPages}`,
     `  reboots: ${s.reboots}`,
   ];
+  const j = s.jit;
+  if (j) {
+    const perInsn = j.guestInstructionsTranslated > 0 ? (j.compileMs * 1000) / j.guestInstructionsTranslated : 0;
+    lines.push(
+      `  jit: ${j.instructionsCompiled} instructions in compiled code, ${j.instructionsInterpreted} interpreted (threshold ${j.threshold})`,
+      `  jit: ${j.regionsCompiled} regions, ${j.blocksCompiled} blocks, ${j.guestInstructionsTranslated} guest instructions (${j.trampolinedInstructions} through the interpreter's handlers) in ${j.modulesCompiled} modules; ` +
+        `compile ${j.compileMs.toFixed(0)} ms (${perInsn.toFixed(1)} us per instruction); Binaryen load ${j.binaryenLoadMs.toFixed(0)} ms`,
+      `  jit: time in compiled code ${j.compiledCodeMs.toFixed(0)} ms; returns to the run loop: vcpu exit ${j.exits.vcpuExit}, interpret ${j.exits.interpret}, miss ${j.exits.miss}; ` +
+        `regions invalidated ${j.regionsInvalidated}, cache flushes ${j.evictions}, live regions ${j.liveRegions}`,
+    );
+  }
   process.stderr.write(`${lines.join('\n')}\n`);
 }
 
@@ -394,5 +416,5 @@ function reportError(e: unknown): number {
 }
 
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2));
 }

@@ -7,3 +7,5 @@ export { cpuModelNames } from './cpu/cpu-models.js';
 export { ImageError } from './board/image-loader.js';
 export { disassemble } from './a64/disassembler.js';
 export { decode } from './a64/decoder.js';
+export { loadBinaryen as loadJit } from '../jit/binaryen.js';
+export type { JitStats } from '../jit/engine.js';

@@ -10,6 +10,8 @@ import { CfiFlash } from './devices/cfi-flash.js';
 import { type ExitCounters, VirtualMachine, type RunOptions, type VmExit } from '../runtime/virtual-machine.js';
 import type { InvalidationCause } from './cpu/code-pages.js';
 import { SystemEventType } from '../runtime/psci.js';
+import { binaryenIfLoaded, binaryenLoadMs } from '../jit/binaryen.js';
+import type { JitStats } from '../jit/engine.js';
 import type { IcountOptions } from '../runtime/guest-clock.js';
 
 export class MachineConfigError extends Error {
@@ -17,6 +19,14 @@ export class MachineConfigError extends Error {
 }
 
 export interface MachineOptions {
+  /**
+   * The execution tier: 'off' interprets everything; 'on' translates hot code
+   * to WebAssembly (Binaryen must be loaded first: `await loadJit()`); 'auto'
+   * (the default) does so when Binaryen has been loaded in this process.
+   */
+  readonly jit?: 'off' | 'on' | 'auto';
+  /** Executions of a block before it is translated; 1 = at its first execution. */
+  readonly jitThreshold?: number;
   /** Guest RAM in bytes (QEMU's default for virt is 128 MiB). */
   readonly memory?: number;
   readonly cpus?: number;
@@ -61,6 +71,8 @@ export interface MachineStats {
   readonly invalidations: Record<InvalidationCause, number>;
   readonly decodedPages: number;
   readonly reboots: number;
+  /** The JIT tier's figures, when it is on. */
+  readonly jit?: JitStats & { readonly binaryenLoadMs: number; readonly threshold: number };
 }
 
 interface BootPlan {
@@ -105,7 +117,14 @@ export class Machine {
     const shift = options.icount?.shift;
     if (shift !== undefined && (!Number.isInteger(shift) || shift < 0 || shift > 10)) fail(`icount shift ${shift}: expected 0 to 10`);
 
+    const jitMode = options.jit ?? 'auto';
+    if (jitMode !== 'off' && jitMode !== 'on' && jitMode !== 'auto') fail(`jit '${String(jitMode)}': expected off, on or auto`);
+    const binaryen = jitMode === 'off' ? undefined : binaryenIfLoaded();
+    if (jitMode === 'on' && !binaryen) fail("jit 'on' needs Binaryen loaded first: await loadJit() before creating the Machine");
+    const threshold = options.jitThreshold;
+    if (threshold !== undefined && (!Number.isInteger(threshold) || threshold < 1)) fail(`jit threshold ${threshold}: expected a whole number of executions, at least 1`);
     this.vm = new VirtualMachine({
+      jit: binaryen ? { binaryen, threshold } : undefined,
       ramBase: VIRT_RAM_BASE, ramSize: memory, cpus, cpuModel: model,
       // Both flash banks exist whether or not there is firmware, zero-filled
       // beyond it, as QEMU's virt board has them without -drive if=pflash.
@@ -200,6 +219,7 @@ export class Machine {
       invalidations: { ...vm.codePages.invalidations },
       decodedPages: vm.codePages.liveDecodedPages,
       reboots: this.reboots,
+      jit: vm.jit ? { ...vm.jit.stats, exits: { ...vm.jit.stats.exits }, binaryenLoadMs, threshold: vm.jit.threshold } : undefined,
     };
   }
 

@@ -82,7 +82,8 @@ describe('warmboot command', () => {
     expectCleanFailure(warmboot(['-cpu', 'cortex-a8']), /-cpu 'cortex-a8' is not supported/);
     expectCleanFailure(warmboot(['-m', 'lots']), /-m 'lots': expected a size/);
     expectCleanFailure(warmboot(['-kernel']), /needs an argument/);
-    expectCleanFailure(warmboot(['--jit=on']), /only the interpreter/);
+    expectCleanFailure(warmboot(['--jit=fast']), /--jit=fast: expected on or off/);
+    expectCleanFailure(warmboot(['--jit-threshold=0']), /--jit-threshold=0: expected a whole number/);
     expectCleanFailure(warmboot(['disk.img']), /unexpected argument 'disk.img'/);
   });
 

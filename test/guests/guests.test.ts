@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { jitCliArgs } from '../jit/jit-mode.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const guestsDir = path.join(repoRoot, 'test/guests');
@@ -228,7 +229,7 @@ describe('bare-metal guests: warmboot vs QEMU', () => {
               `warmboot CLI not built: ${path.relative(repoRoot, cliPath)} is missing; run \`npx tsc -p tsconfig.json\``,
             );
           }
-          const w = run(process.execPath, [cliPath, ...commandLine(c)], WARMBOOT_TIMEOUT_MS);
+          const w = run(process.execPath, [cliPath, ...commandLine(c), ...jitCliArgs()], WARMBOOT_TIMEOUT_MS);
           expect(w.stdout).toBe(q.stdout);
           expect(w.status, describeExit(w)).toBe(0);
         },
