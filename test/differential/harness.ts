@@ -1,27 +1,31 @@
 // Runs batches of random programs on qemu-aarch64 (the oracle) and on
 // warmboot, from the same bytes at the same addresses, and compares every
-// general register, NZCV, SP and the scratch buffer after each program.
+// general register, NZCV, SP, the scratch buffer and the UNDEFINED
+// instructions and faulting accesses after each program.
 //
 // One image holds a batch of cases laid out one after another:
 //
 //   code (0x40100000): 4 KiB pad with warmboot's vectors | start-up |
-//                      case 0 | case 1 | ... | exit | SIGILL handler | 4 KiB pad
+//                      case 0 | case 1 | ... | exit | signal handler | 4 KiB pad
 //   data (0x41000000): sigaction, sigaltstack and the signal stack, then from
 //                      0x41020000 one 8 KiB region per case; from x28 = region + 0xf00:
 //       +0x000 scratch buffer (512 bytes, random initial contents; it
 //              straddles a page boundary so unaligned accesses can too)
-//       +0x200 dump: x0..x30, NZCV, SP, count and sum of PCs of UNDEFINED instructions
+//       +0x200 dump: x0..x30, NZCV, SP, then count and sum of PCs of the
+//              UNDEFINED instructions, and of the faulting accesses
 //       +0x400 initial x0..x30, NZCV, SP
 //
-// Each case sets x28 to its scratch buffer, loads the initial state, runs its body,
-// stores the dump, and (under QEMU) writes scratch+dump to stdout with
-// write(2) before falling into the next case. warmboot runs each case on its
-// own, from its entry to the instruction after the dump stores, and reads the
-// same bytes back out of guest memory. The pads keep PC-relative literal
-// loads inside mapped memory. An UNDEFINED instruction is counted and skipped
-// in both worlds (a SIGILL handler under QEMU, an EL1 vector in warmboot), so
-// random encodings can be probed; any other exception spins in warmboot's
-// vector table, which the harness reports with its syndrome.
+// Each case sets x28 to its scratch buffer, loads the initial state, runs its
+// body, stores the dump, and (under QEMU) writes scratch+dump to stdout with
+// write(2) before falling into the next case. warmboot runs the cases in the
+// same order on one machine, each from its entry to the instruction after the
+// dump stores, and reads the same bytes back out of guest memory. The ELF maps
+// all of warmboot's RAM, so an access lands or faults alike in both worlds.
+// An UNDEFINED instruction or a faulting access is counted and skipped in both
+// (a SIGILL/SIGSEGV/SIGBUS handler under QEMU, an EL1 vector in warmboot), so
+// random encodings and mutated accesses can be probed; any other exception
+// spins in warmboot's vector table, which the harness reports with its
+// syndrome. The pads keep PC-relative literal loads inside mapped memory.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -238,15 +242,31 @@ const EC_NAMES: Record<number, string> = {
 
 const hex = (v: bigint | number): string => `0x${v.toString(16).padStart(16, '0')}`;
 
+export interface HarnessOptions {
+  /** warmboot's CPU model. QEMU always runs `-cpu max`, so another model is only for testing the harness. */
+  readonly cpu?: string;
+  /** warmboot's JIT tier; by default the one WARMBOOT_JIT selects for the test suites. */
+  readonly jit?: JitOptions | undefined;
+  /**
+   * Run warmboot with its stage-1 MMU on, identity-mapping RAM as Normal
+   * memory with TBI0, which is how the memory of a Linux process (QEMU's side)
+   * behaves. Otherwise warmboot runs with the MMU off.
+   */
+  readonly mmu?: boolean;
+}
+
 export class DifferentialHarness {
   private vm: VirtualMachine | undefined;
 
-  /**
-   * `cpu` is warmboot's model; QEMU always runs `-cpu max`, so another model
-   * is only for testing the harness. `jit` is warmboot's JIT tier, by default
-   * the one WARMBOOT_JIT selects for the test suites.
-   */
-  constructor(private readonly cpu = 'max', private readonly jit: JitOptions | undefined = testJit) {}
+  private readonly cpu: string;
+  private readonly jit: JitOptions | undefined;
+  private readonly mmu: boolean;
+
+  constructor(opts: HarnessOptions = {}) {
+    this.cpu = opts.cpu ?? 'max';
+    this.jit = 'jit' in opts ? opts.jit : testJit;
+    this.mmu = opts.mmu ?? false;
+  }
 
   private readonly tmp = mkdtempSync(join(tmpdir(), 'warmboot-diff-'));
   private seq = 0;
@@ -313,12 +333,20 @@ export class DifferentialHarness {
       this.vm = new VirtualMachine({ ramBase: RAM_BASE, ramSize: RAM_SIZE, cpus: 1, cpuModel: findCpuModel(this.cpu)!, jit: this.jit });
       this.vm.writePhysical(CODE_BASE, image.code);
       this.vm.writePhysical(DATA_BASE, image.data);
+      if (this.mmu) this.vm.writePhysical(RAM_BASE, identityMapTables());
       this.loaded = image;
     }
     const vm = this.vm;
     const cpu = vm.vcpus[0];
     cpu.reset(BigInt(layout.entry));
     cpu.setSysreg('VBAR_EL1', BigInt(CODE_BASE));
+    if (this.mmu) {
+      cpu.setSysreg('MAIR_EL1', MAIR_NORMAL_WB);
+      cpu.setSysreg('TCR_EL1', TCR_IDENTITY);
+      cpu.setSysreg('TTBR0_EL1', BigInt(RAM_BASE));
+      cpu.setSysreg('SCTLR_EL1', cpu.sysreg('SCTLR_EL1') | SCTLR_M_C_I);
+      cpu.contextSynchronize();
+    }
     const before = vm.instructionsRetired;
     const t0 = performance.now();
     const exit = vm.run({ breakpoint: BigInt(layout.report), maxInstructions: 20_000 });
@@ -379,6 +407,28 @@ export class DifferentialHarness {
     else if (outcome.kind !== 'ok') lines.push(`    ${outcome.message}`);
     return lines.join('\n');
   }
+}
+
+// Stage-1 identity map for the MMU-on runs, 4 KiB granule, 39-bit VAs: an
+// L1 table at RAM_BASE whose entry for 1-2 GiB points to an L2 table of
+// 2 MiB Normal blocks. Code and everything below the data segment is
+// EL1-only (memory writable at EL0 is never executable at EL1); the data
+// segment is read/write at EL0 too, so LDTR/STTR work as they do in a process.
+const MAIR_NORMAL_WB = 0xffn;
+const TCR_IDENTITY = 25n | (1n << 8n) | (1n << 10n) | (3n << 12n) | (25n << 16n) | (1n << 23n) | (2n << 32n) | (1n << 37n);
+const SCTLR_M_C_I = (1n << 0n) | (1n << 2n) | (1n << 12n);
+
+function identityMapTables(): Uint8Array {
+  const tables = new Uint8Array(0x2000);
+  const dv = new DataView(tables.buffer);
+  dv.setBigUint64(8 * ((RAM_BASE >>> 30) & 0x1ff), BigInt(RAM_BASE + 0x1000) | 3n, true);
+  for (let pa = RAM_BASE; pa < RAM_BASE + RAM_SIZE; pa += 0x200000) {
+    const el0 = pa >= DATA_BASE;
+    const desc = BigInt(pa) | (1n << 54n) /* UXN */ | (el0 ? 1n << 53n : 0n) /* PXN */ | (1n << 10n) /* AF */
+      | (3n << 8n) /* inner shareable */ | ((el0 ? 1n : 0n) << 6n) /* AP */ | 1n /* block, AttrIndx 0 */;
+    dv.setBigUint64(0x1000 + 8 * ((pa >>> 21) & 0x1ff), desc, true);
+  }
+  return tables;
 }
 
 function unitLength(u: Unit): number {

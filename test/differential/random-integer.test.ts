@@ -10,7 +10,8 @@
 //   WARMBOOT_DIFF_LENGTH=<n>     units (tested instructions) per program (default 30)
 //   WARMBOOT_DIFF_ONLY=<i>       run only program i of the seed
 //   WARMBOOT_DIFF_REPORT=<n>     minimise and print up to n failing programs (default 3)
-//   WARMBOOT_DIFF_JIT_PROGRAMS=<n>  programs for the JIT run, every block translated (default 300)
+//   WARMBOOT_DIFF_MMU_PROGRAMS=<n>  programs for the run with warmboot's MMU on (default 500)
+//   WARMBOOT_DIFF_JIT_PROGRAMS=<n>  programs for the JIT run (MMU on, every block translated; default 300)
 // WARMBOOT_JIT (test/jit/jit-mode.ts) selects warmboot's tier for the main run.
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +31,7 @@ function envInt(name: string, fallback: number): number {
 const SEED = envInt('WARMBOOT_DIFF_SEED', randomInt(0, 0x100000000)) >>> 0;
 const PROGRAMS = envInt('WARMBOOT_DIFF_PROGRAMS', 1000);
 const LENGTH = envInt('WARMBOOT_DIFF_LENGTH', 30);
+const MMU_PROGRAMS = envInt('WARMBOOT_DIFF_MMU_PROGRAMS', 500);
 const JIT_PROGRAMS = envInt('WARMBOOT_DIFF_JIT_PROGRAMS', 300);
 const ONLY = process.env.WARMBOOT_DIFF_ONLY ? envInt('WARMBOOT_DIFF_ONLY', 0) : undefined;
 /** How many failing programs to minimise and print (each costs up to LENGTH QEMU runs). */
@@ -59,7 +61,7 @@ describe('random integer programs: warmboot vs qemu-aarch64', () => {
     const plain = (['addsubShifted', 'ldstPair', 'dp3', 'csel', 'ldstImm9', 'bitfield'] as const).map((k) => gen.unit(k));
     const cas = gen.unit('cas');
     const program = { init, units: [...plain.slice(0, 3), cas, ...plain.slice(3)] };
-    const a57 = new DifferentialHarness('cortex-a57');
+    const a57 = new DifferentialHarness({ cpu: 'cortex-a57' });
     try {
       const min = a57.minimise(program);
       expect(min.program.units).toEqual([cas]);
@@ -75,14 +77,27 @@ describe('random integer programs: warmboot vs qemu-aarch64', () => {
     agree(harness, 'warmboot', ONLY !== undefined ? [ONLY] : range(PROGRAMS));
   });
 
-  // Each case runs once, so under the default hotness threshold little of it
-  // is translated: here every block is compiled at its first execution.
-  it(`agrees with the JIT translating everything, on ${JIT_PROGRAMS} programs (seed ${SEED})`, async () => {
-    const jit = new DifferentialHarness('max', { binaryen: await loadBinaryen(), threshold: 1 });
+  it(`agrees with warmboot's MMU on, on ${MMU_PROGRAMS} programs (seed ${SEED})`, () => {
+    const mmu = new DifferentialHarness({ mmu: true });
     try {
-      agree(jit, 'warmboot (JIT)', ONLY !== undefined ? [ONLY] : range(JIT_PROGRAMS));
+      agree(mmu, 'warmboot (MMU on)', ONLY !== undefined ? [ONLY] : range(MMU_PROGRAMS));
     } finally {
-      jit.dispose();
+      mmu.dispose();
+    }
+  });
+
+  // Each case runs once, so under the default hotness threshold little of it
+  // is translated: here every block is compiled at its first execution. (The
+  // log says how much ran translated: code under the MMU is not translated yet.)
+  it(`agrees with the JIT translating everything, MMU off and on, on ${JIT_PROGRAMS} programs each (seed ${SEED})`, async () => {
+    const binaryen = await loadBinaryen();
+    for (const mmu of [false, true]) {
+      const jit = new DifferentialHarness({ jit: { binaryen, threshold: 1 }, mmu });
+      try {
+        agree(jit, `warmboot (JIT, MMU ${mmu ? 'on' : 'off'})`, ONLY !== undefined ? [ONLY] : range(JIT_PROGRAMS));
+      } finally {
+        jit.dispose();
+      }
     }
   });
 });
