@@ -26,6 +26,8 @@ import { Rng } from './rng.js';
 
 export const BASE_REG = 28;
 export const SCRATCH_BYTES = 512;
+/** Offset of the 4 KiB page boundary in the scratch buffer (the harness places it so). */
+export const PAGE_BOUNDARY = 0x100;
 
 export interface BranchSpec {
   /** How many following units the branch jumps over when taken. */
@@ -316,7 +318,10 @@ export class ProgramGenerator {
         return { rn: 31, setup: addConst(31, BASE_REG, ea - delta) };
       }
     }
-    const ea = align * rng.int(Math.floor((SCRATCH_BYTES - span) / align) + 1);
+    // A misaligned access often straddles the page boundary inside the buffer.
+    const ea = align === 1 && span > 1 && rng.chance(0.4)
+      ? PAGE_BOUNDARY - 1 - rng.int(span - 1)
+      : align * rng.int(Math.floor((SCRATCH_BYTES - span) / align) + 1);
     const rn = this.baseReg(exclude);
     return { rn, setup: addConst(rn, BASE_REG, ea - delta) };
   }

@@ -37,7 +37,7 @@ import {
   addImm, addReg, cbnzSelf, CLREX, ELR_EL1, ERET, ESR_EL1, ldrX, lsrImm, mov64, movk, movz, mrs, mrsNzcv, msr, msrNzcv, RET,
   strX, SVC0, TPIDR_EL0, TPIDR_EL1, TPIDRRO_EL0,
 } from './a64-encode.js';
-import { BASE_REG, layoutUnits, SCRATCH_BYTES, type TestProgram, type Unit } from './generator.js';
+import { BASE_REG, layoutUnits, PAGE_BOUNDARY, SCRATCH_BYTES, type TestProgram, type Unit } from './generator.js';
 import { buildStaticElf } from './static-elf.js';
 import { testJit } from '../jit/jit-mode.js';
 
@@ -53,7 +53,7 @@ const PAGE = 0x1000;
 const PAD_WORDS = 1024;
 const REGIONS_BASE = DATA_BASE + 0x20000;
 const REGION_BYTES = 0x2000;
-const SCRATCH_IN_REGION = 0xf00;
+const SCRATCH_IN_REGION = 0x1000 - PAGE_BOUNDARY;
 /** B . : fills warmboot's vector table, so an unexpected exception spins where it lands. */
 const BRANCH_TO_SELF = 0x14000000;
 const DUMP_OFFSET = 0x200;
