@@ -11,7 +11,7 @@
 //   WARMBOOT_DIFF_ONLY=<i>       run only program i of the seed
 //   WARMBOOT_DIFF_REPORT=<n>     minimise and print up to n failing programs (default 3)
 //   WARMBOOT_DIFF_MMU_PROGRAMS=<n>  programs for the run with warmboot's MMU on (default 500)
-//   WARMBOOT_DIFF_JIT_PROGRAMS=<n>  programs for the JIT run (MMU on, every block translated; default 300)
+//   WARMBOOT_DIFF_JIT_PROGRAMS=<n>  programs for each JIT run (every block translated; MMU off, then on; default 300)
 // WARMBOOT_JIT (test/jit/jit-mode.ts) selects warmboot's tier for the main run.
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
