@@ -11,6 +11,10 @@ import { Bench } from 'tinybench';
 import { decode } from '../src/a64/decoder.js';
 import { findCpuModel } from '../src/cpu/cpu-models.js';
 import { VirtualMachine } from '../runtime/virtual-machine.js';
+import { binaryenLoadMs, loadBinaryen } from '../jit/binaryen.js';
+import type { JitOptions } from '../jit/engine.js';
+import { buildImage, CODE_BASE, DATA_BASE } from '../test/differential/harness.js';
+import { generateProgram } from '../test/differential/generator.js';
 import { assembleProgram } from '../test/asm/a64-assembler.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -85,17 +89,17 @@ const LOOPS: GuestLoop[] = [
   },
 ];
 
-function loopMachine(loop: GuestLoop): VirtualMachine {
+function loopMachine(loop: GuestLoop, jit?: JitOptions): VirtualMachine {
   const program = assembleProgram(loop.source, 0x40000000n);
-  const vm = new VirtualMachine({ ramBase: 0x40000000, ramSize: 64 * 1024 * 1024, cpus: 1, cpuModel: findCpuModel('max')! });
+  const vm = new VirtualMachine({ ramBase: 0x40000000, ramSize: 64 * 1024 * 1024, cpus: 1, cpuModel: findCpuModel('max')!, jit });
   vm.writePhysical(0x40000000, program.bytes);
   vm.vcpus[0].reset(0x40000000n);
   vm.vcpus[0].sp = 0x43f00000n;
   return vm;
 }
 
-function measureMips(loop: GuestLoop, instructions: number): number {
-  const vm = loopMachine(loop);
+function measureMips(loop: GuestLoop, instructions: number, jit?: JitOptions): number {
+  const vm = loopMachine(loop, jit);
   vm.run({ maxInstructions: 2_000_000 }); // warm up: decode and let V8 optimise
   const before = vm.instructionsRetired;
   const t0 = performance.now();
@@ -120,6 +124,17 @@ async function microBenchmarks(): Promise<Record<string, number>> {
   bench.add('interpreter: 10k instructions of the alu loop', () => {
     vm.run({ maxInstructions: 10_000 });
   });
+  const binaryen = await loadBinaryen();
+  const jvm = loopMachine(LOOPS[0], { binaryen, threshold: 1 });
+  jvm.run({ maxInstructions: 100_000 });
+  bench.add('JIT: 10k instructions of the alu loop (compiled)', () => {
+    jvm.run({ maxInstructions: 10_000 });
+  });
+  const cvm = loopMachine(LOOPS[3], { binaryen, threshold: 1 });
+  cvm.run({ maxInstructions: 100_000 });
+  bench.add('JIT: 10k instructions of the calls loop (a dispatch per BL and RET)', () => {
+    cvm.run({ maxInstructions: 10_000 });
+  });
   await bench.run();
   const out: Record<string, number> = {};
   for (const task of bench.tasks) {
@@ -129,6 +144,39 @@ async function microBenchmarks(): Promise<Record<string, number>> {
     console.log(`  ${task.name}: ${(mean * 1000).toFixed(1)} us per call`);
   }
   return out;
+}
+
+/**
+ * Compile cost: random programs (the differential generator's, 30 random
+ * instructions plus set-up and dump each) translated at first execution,
+ * after a warm-up that lets V8 compile Binaryen's own code.
+ */
+async function compileCost(): Promise<{ usPerInstruction: number; cpuUsPerInstruction: number; binaryenLoadMs: number }> {
+  const binaryen = await loadBinaryen();
+  const run = (seed: number): { ms: number; cpuMs: number; insns: number } => {
+    const image = buildImage(Array.from({ length: 40 }, (_, i) => generateProgram(seed, i, 30)));
+    const vm = new VirtualMachine({ ramBase: 0x40000000, ramSize: 64 * 1024 * 1024, cpus: 1, cpuModel: findCpuModel('max')!, jit: { binaryen, threshold: 1 } });
+    vm.writePhysical(CODE_BASE, image.code);
+    vm.writePhysical(DATA_BASE, image.data);
+    const c0 = process.cpuUsage();
+    for (const layout of image.cases) {
+      vm.vcpus[0].reset(BigInt(layout.entry));
+      vm.vcpus[0].setSysreg('VBAR_EL1', BigInt(CODE_BASE));
+      vm.run({ breakpoint: BigInt(layout.report), maxInstructions: 20_000 });
+    }
+    const c1 = process.cpuUsage(c0);
+    const s = vm.jit!.stats;
+    return { ms: s.compileMs, cpuMs: (c1.user + c1.system) / 1000, insns: s.guestInstructionsTranslated };
+  };
+  run(1);
+  let ms = 0, cpuMs = 0, insns = 0;
+  for (let seed = 2; seed < 6; seed++) {
+    const r = run(seed);
+    ms += r.ms;
+    cpuMs += r.cpuMs;
+    insns += r.insns;
+  }
+  return { usPerInstruction: (ms * 1000) / insns, cpuUsPerInstruction: (cpuMs * 1000) / insns, binaryenLoadMs };
 }
 
 function timeCommand(cmd: string, args: string[]): { ms: number; ok: boolean; stdout: string } {
@@ -157,16 +205,21 @@ function wholeGuests(): { name: string; warmbootMs: number; qemuMs: number; rati
     if (!existsSync(kernel)) continue;
     const args = ['-M', 'virt', '-cpu', 'cortex-a76', '-m', '128M', '-nographic', '-kernel', kernel];
     const runs = 3;
-    let wb = Infinity, qm = Infinity;
+    let qm = Infinity;
+    const tiers: Record<string, number> = { 'interpreter (--jit=off)': Infinity, 'JIT (default)': Infinity };
     for (let k = 0; k < runs; k++) {
-      const a = timeCommand(process.execPath, [cli, ...args]);
       const b = timeCommand('qemu-system-aarch64', args);
-      if (!a.ok || !b.ok || a.stdout !== b.stdout) throw new Error(`${guest}: warmboot and QEMU disagree or failed`);
-      wb = Math.min(wb, a.ms);
       qm = Math.min(qm, b.ms);
+      for (const [tier, extra] of [['interpreter (--jit=off)', ['--jit=off']], ['JIT (default)', []]] as const) {
+        const a = timeCommand(process.execPath, [cli, ...args, ...extra]);
+        if (!a.ok || !b.ok || a.stdout !== b.stdout) throw new Error(`${guest}: warmboot (${tier}) and QEMU disagree or failed`);
+        tiers[tier] = Math.min(tiers[tier], a.ms);
+      }
     }
-    results.push({ name: guest, warmbootMs: wb, qemuMs: qm, ratio: wb / qm });
-    console.log(`  ${guest}: warmboot ${wb.toFixed(0)} ms, qemu-system-aarch64 ${qm.toFixed(0)} ms, ratio ${(wb / qm).toFixed(2)} (best of ${runs}, whole process)`);
+    for (const [tier, wb] of Object.entries(tiers)) {
+      results.push({ name: `${guest}, ${tier}`, warmbootMs: wb, qemuMs: qm, ratio: wb / qm });
+      console.log(`  ${guest}, ${tier}: warmboot ${wb.toFixed(0)} ms, qemu-system-aarch64 ${qm.toFixed(0)} ms, ratio ${(wb / qm).toFixed(2)} (best of ${runs}, whole process)`);
+    }
   }
   return results;
 }
@@ -176,16 +229,23 @@ async function main(): Promise<void> {
   console.log(`warmboot benchmarks on ${machine}\n`);
   console.log('Micro-benchmarks (tinybench):');
   const micro = await microBenchmarks();
-  console.log('\nInterpreter throughput (guest MIPS, 20M instructions each):');
+  console.log('\nGuest MIPS per tier (interpreter: 20M instructions, JIT: 200M, after a warm-up):');
   const mips: Record<string, number> = {};
+  const binaryen = await loadBinaryen();
   for (const loop of LOOPS) {
-    mips[loop.name] = measureMips(loop, 20_000_000);
-    console.log(`  ${loop.name}: ${mips[loop.name].toFixed(1)} MIPS`);
+    const interp = measureMips(loop, 20_000_000);
+    const jit = measureMips(loop, 200_000_000, { binaryen });
+    mips[loop.name] = interp;
+    mips[`${loop.name}, JIT`] = jit;
+    console.log(`  ${loop.name}: interpreter ${interp.toFixed(1)} MIPS, JIT ${jit.toFixed(0)} MIPS (${(jit / interp).toFixed(1)}x)`);
   }
+  console.log('\nJIT compile cost (random programs translated at first execution):');
+  const compile = await compileCost();
+  console.log(`  ${compile.usPerInstruction.toFixed(1)} us per guest instruction translated (wall; ${compile.cpuUsPerInstruction.toFixed(1)} us CPU for the whole run per instruction); Binaryen load ${compile.binaryenLoadMs.toFixed(0)} ms`);
   console.log('\nWhole guests against QEMU TCG (same machine, same run):');
   const guests = wholeGuests();
   mkdirSync(resolve(root, 'bench/out'), { recursive: true });
-  writeFileSync(resolve(root, 'bench/out/latest.json'), JSON.stringify({ machine, date: new Date().toISOString(), micro, mips, guests }, null, 2));
+  writeFileSync(resolve(root, 'bench/out/latest.json'), JSON.stringify({ machine, date: new Date().toISOString(), micro, mips, compile, guests }, null, 2));
 }
 
 await main();

@@ -22,6 +22,8 @@ export interface CodegenEnv {
   readonly ramSize: number;
   readonly ramHost: number;
   readonly flagsBase: number;
+  /** The CRC32 table (256 words), then the CRC32C table. */
+  readonly crcBase: number;
   /** Byte offset of SCTLR_EL1 in a vcpu's state block. */
   readonly sctlrOffset: number;
   /** Registers the interpreter handler of `d` for the trampoline; returns its id. */
@@ -428,6 +430,7 @@ export class RegionEmitter {
       case 'DP_3SRC': return this.dp3(f);
       case 'DP_2SRC': return s(this.dp2(f));
       case 'DP_1SRC': return this.dp1(f);
+      case 'CRC32': return s(this.crc32(f));
       case 'B_UNCOND': {
         const target = this.cur.insn.pc + BigInt(sext(f.imm26, 26) * 4);
         const out: X[] = [];
@@ -782,6 +785,21 @@ export class RegionEmitter {
       };
     }
     return undefined; // RBIT, REV*: the interpreter's byte shuffles
+  }
+
+  /** CRC32{B,H,W,X} and CRC32C*: the interpreter's table-driven update, a byte at a time, tables in shared memory. */
+  private crc32(f: Record<string, number>): X[] {
+    const { m } = this;
+    const crc = this.t32(1), v = this.t64(1);
+    const table = this.env.crcBase + (f.C ? 1024 : 0);
+    const out: X[] = [m.local.set(crc, this.w(f.Rn)), m.local.set(v, this.x(f.Rm))];
+    for (let i = 0; i < 1 << f.sz; i++) {
+      const b = m.i32.and(m.i32.wrap(i === 0 ? this.get64(v) : m.i64.shr_u(this.get64(v), this.c64(8 * i))), this.c32(0xff));
+      const idx = m.i32.shl(m.i32.and(m.i32.xor(this.get32(crc), b), this.c32(0xff)), this.c32(2));
+      out.push(m.local.set(crc, m.i32.xor(m.i32.load(table, 4, idx), m.i32.shr_u(this.get32(crc), this.c32(8)))));
+    }
+    out.push(this.setW(f.Rd, this.get32(crc)));
+    return out;
   }
 
   // ---- Loads and stores ----

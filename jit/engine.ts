@@ -6,13 +6,14 @@ import type { DecodedInstruction } from '../src/a64/decoder.js';
 import { CODE_PAGE_BYTES, type CodePageIndex, type Handler, type InvalidationCause } from '../src/cpu/code-pages.js';
 import { execute, type BlockStartHook } from '../src/cpu/interpreter/execute.js';
 import { buildHandler } from '../src/cpu/interpreter/handler-table.js';
+import { CRC32_TABLE, CRC32C_TABLE } from '../src/cpu/interpreter/alu.js';
 import { SLOT_PC, SLOT_PSTATE } from '../src/cpu/state-layout.js';
 import { GUEST_FAULT, type Vcpu, VcpuExit } from '../src/cpu/vcpu.js';
 import { sysregSlotOf } from '../src/cpu/system-registers.js';
 import { type Binaryen, type CodegenEnv, newModule, RegionEmitter } from './codegen.js';
 import { buildDispatcher } from './dispatcher.js';
 import {
-  contextOf, CTX_IL, CTX_MMU, HASH_ENTRY_BYTES, hashKey, HELPER_EXIT, HELPER_LEAVE, HELPER_NEXT_PC, HELPER_NOT_RETIRED,
+  contextOf, CTX_IL, CTX_MMU, HASH_BYTES, HASH_ENTRY_BYTES, hashKey, HELPER_EXIT, HELPER_LEAVE, HELPER_NEXT_PC, HELPER_NOT_RETIRED,
   JIT_BP, JIT_BP_ON, JIT_BUDGET, JIT_CTX, JIT_INFO, JIT_SCRATCH, jitArea, JitCode,
 } from './layout.js';
 import { discoverRegion, type Region } from './region.js';
@@ -130,13 +131,16 @@ export class JitEngine {
       throw new Error('jit: the machine was not laid out for the JIT (code-page flags must live in the reserved area)');
     }
     this.hashBase = area.hashBase;
-    this.hash = new Int32Array(mem.buffer, area.hashBase, (area.flagsBase - area.hashBase) / 4);
+    this.hash = new Int32Array(mem.buffer, area.hashBase, HASH_BYTES / 4);
+    const crc = new Int32Array(mem.buffer, area.crcBase, 512);
+    crc.set(CRC32_TABLE, 0);
+    crc.set(CRC32C_TABLE, 256);
     this.pages = mem.buffer.byteLength / 65536;
     this.shared = typeof SharedArrayBuffer !== 'undefined' && mem.buffer instanceof SharedArrayBuffer;
     const sctlrOffset = 8 * sysregSlotOf('SCTLR_EL1');
     this.sctlrIndex = sctlrOffset / 4;
     this.env = {
-      ramBase: mem.ramBase, ramSize: mem.ramSize, ramHost: mem.ramHostOffset, flagsBase: area.flagsBase, sctlrOffset,
+      ramBase: mem.ramBase, ramSize: mem.ramSize, ramHost: mem.ramHostOffset, flagsBase: area.flagsBase, crcBase: area.crcBase, sctlrOffset,
       handlerId: (d) => this.registerHandler(d),
     };
     this.table = new WebAssembly.Table({ initial: 64, element: 'anyfunc' });

@@ -31,9 +31,12 @@ export const HASH_ENTRIES = 1 << HASH_BITS;
 export const HASH_ENTRY_BYTES = 16;
 export const HASH_BYTES = HASH_ENTRIES * HASH_ENTRY_BYTES;
 
+/** The CRC32 and CRC32C byte tables generated code looks up (256 words each). */
+export const CRC_TABLE_BYTES = 2 * 1024;
+
 /** Bytes to reserve for a memory whose buffer will be at most `bufferBytes`. */
 export function reservedBytesFor(bufferBytes: number): number {
-  return HASH_BYTES + flagBytesFor(bufferBytes);
+  return HASH_BYTES + CRC_TABLE_BYTES + flagBytesFor(bufferBytes);
 }
 
 export function flagBytesFor(bufferBytes: number): number {
@@ -41,15 +44,19 @@ export function flagBytesFor(bufferBytes: number): number {
   return Math.ceil(Math.ceil(bufferBytes / CODE_PAGE_BYTES) / 16) * 16;
 }
 
-/** The reserved area: the dispatch hash table first, then one code-page flag byte per 4 KiB. */
+/** The reserved area: the dispatch hash table, the CRC tables, then one code-page flag byte per 4 KiB. */
 export interface JitArea {
   readonly hashBase: number;
+  /** CRC32 table at crcBase, CRC32C table 1 KiB after. */
+  readonly crcBase: number;
   readonly flagsBase: number;
   readonly flagsBytes: number;
 }
 
 export function jitArea(reservedOffset: number, reservedBytes: number): JitArea {
-  return { hashBase: reservedOffset, flagsBase: reservedOffset + HASH_BYTES, flagsBytes: reservedBytes - HASH_BYTES };
+  const crcBase = reservedOffset + HASH_BYTES;
+  const flagsBase = crcBase + CRC_TABLE_BYTES;
+  return { hashBase: reservedOffset, crcBase, flagsBase, flagsBytes: reservedOffset + reservedBytes - flagsBase };
 }
 
 /** The dispatch hash of a block key; the same arithmetic is generated in the dispatcher. */
