@@ -431,6 +431,9 @@ export class VirtualMachine implements PsciHost {
             const before = v.retired;
             this.running = v;
             this.runningBefore = before;
+            // Compiled code does not look at the lines: a deliverable interrupt
+            // (a timer that fired at the end of the last slice) goes first.
+            v.takePendingInterrupt();
             const started = this.clock.deterministic ? 0 : performance.now();
             const exit = this.jit ? this.jit.run(v, budget) : execute(v, budget);
             this.running = undefined;

@@ -29,6 +29,12 @@ export const SLOT_EXCL_VALUE2 = 42;
 /** Instructions retired by this vcpu, as a 64-bit count. */
 export const SLOT_RETIRED = 43;
 /**
+ * The IRQ and FIQ lines the interrupt controller drives into this vcpu, at
+ * the bit positions of PSTATE.I and PSTATE.F: an interrupt is deliverable
+ * when (lines & ~PSTATE) is nonzero, which both tiers test between blocks.
+ */
+export const SLOT_IRQ_LINES = 44;
+/**
  * The JIT's per-vcpu words (jit/layout.ts), at the end of the block, clear of
  * the system registers: the remaining instruction budget, the breakpoint,
  * slow-path results.

@@ -9,7 +9,7 @@ import {
 import type { PhysicalBus } from './physical-bus.js';
 import {
   PSTATE_DAIF, PSTATE_F, PSTATE_I, PSTATE_IL, PSTATE_NZCV_MASK, PSTATE_PAN, PSTATE_RESET, PSTATE_SS, SLOT_COUNT, SLOT_EXCL_SIZE,
-  SLOT_NZCV, SLOT_PC, SLOT_PSTATE, SLOT_RETIRED, SLOT_SP, SLOT_SP_EL0, SLOT_SP_EL1, VCPU_STATE_BYTES,
+  SLOT_IRQ_LINES, SLOT_NZCV, SLOT_PC, SLOT_PSTATE, SLOT_RETIRED, SLOT_SP, SLOT_SP_EL0, SLOT_SP_EL1, VCPU_STATE_BYTES,
 } from './state-layout.js';
 import {
   type GicCpuInterface, type IccRegister, type SysregHost, type SysregNameT, SYSREGS, sysregSlotOf,
@@ -195,12 +195,6 @@ export class Vcpu implements SysregHost {
   /** The WFE event register. */
   eventRegister = false;
   /**
-   * The IRQ and FIQ lines from the interrupt controller, at the bit
-   * positions of PSTATE.I (LINE_IRQ) and PSTATE.F (LINE_FIQ): an interrupt is
-   * deliverable when (irqLines & ~PSTATE) is nonzero.
-   */
-  irqLines = 0;
-  /**
    * The PC of the first instruction of the straight-line run in progress, so
    * that the instructions retired so far are exact inside it (time in
    * deterministic mode): retired + (PC - runStart) / 4.
@@ -264,7 +258,10 @@ export class Vcpu implements SysregHost {
 
   /** Puts the vcpu in the reset state KVM gives it: registers zero, EL1h with DAIF masked, MMU off. */
   reset(entry: bigint): void {
+    // The interrupt controller drives the lines: a cpu reset does not lower them.
+    const lines = this.irqLines;
     this.r.fill(0, 0, SLOT_COUNT * 2);
+    this.irqLines = lines;
     this.setSlot(SLOT_PC, entry);
     this.r[2 * SLOT_PSTATE] = PSTATE_RESET;
     for (const def of SYSREGS) {
@@ -322,6 +319,18 @@ export class Vcpu implements SysregHost {
 
   set nzcv(v: number) {
     this.r[2 * SLOT_NZCV] = v & PSTATE_NZCV_MASK;
+  }
+
+  /**
+   * The IRQ and FIQ lines from the interrupt controller (SLOT_IRQ_LINES), at
+   * the bit positions of PSTATE.I (LINE_IRQ) and PSTATE.F (LINE_FIQ).
+   */
+  get irqLines(): number {
+    return this.r[2 * SLOT_IRQ_LINES];
+  }
+
+  set irqLines(v: number) {
+    this.r[2 * SLOT_IRQ_LINES] = v;
   }
 
   get pstate(): number {

@@ -2,7 +2,7 @@
 // command line, GICv2 and GICv3, four vcpus: timer PPIs, priority mask and
 // preemption, level and edge SPIs, both EOI modes, FIQ, SGIs between cpus.
 // The output must match byte for byte; under -icount two runs must also
-// retire the same number of instructions.
+// retire the same number of instructions. The tier follows WARMBOOT_JIT.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine.js';
 import { SystemEventType } from '../../runtime/psci.js';
+import { JIT_MODE, jitCliArgs } from '../jit/jit-mode.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const guest = path.join(repoRoot, 'test/guests/build/gic.elf');
@@ -43,6 +44,7 @@ function inProcess(gic: 2 | 3, shift: number): { out: string; instructions: numb
   let out = '';
   const m = new Machine({
     kernel: new Uint8Array(readFileSync(guest)), cpu: 'cortex-a57', cpus: 4, gicVersion: gic, icount: { shift },
+    jit: JIT_MODE === 'off' ? 'off' : 'auto', jitThreshold: JIT_MODE === 'first' ? 1 : undefined,
     onSerialOutput: (b) => { out += Buffer.from(b).toString('latin1'); },
   });
   const exit = m.runToCompletion();
@@ -61,13 +63,13 @@ for (const gic of [3, 2] as const) {
     });
 
     it('prints the same bytes under warmboot', () => {
-      const w = run(process.execPath, [cli, ...commandLine(gic)]);
+      const w = run(process.execPath, [cli, ...commandLine(gic), ...jitCliArgs()]);
       expect(w.stdout).toBe(qemu.get(gic)!.stdout);
       expect(w.status, w.stderr).toBe(0);
     });
 
     it('prints the same bytes under warmboot -icount shift=3,sleep=off', () => {
-      const w = run(process.execPath, [cli, ...commandLine(gic), '-icount', 'shift=3,sleep=off']);
+      const w = run(process.execPath, [cli, ...commandLine(gic), '-icount', 'shift=3,sleep=off', ...jitCliArgs()]);
       expect(w.stdout).toBe(qemu.get(gic)!.stdout);
       expect(w.status, w.stderr).toBe(0);
     });

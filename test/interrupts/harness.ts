@@ -2,11 +2,13 @@
 // for the interrupt and time tests. A guest is the body of `_start`; this
 // adds an EL1 vector table whose entries branch to labels the body may
 // define (vec_irq_spx, vec_fiq_spx, vec_irq_el0, vec_sync_spx, ...) and
-// otherwise to a trap that records the vector and powers off.
+// otherwise to a trap that records the vector and powers off. The execution
+// tier follows WARMBOOT_JIT (test/jit/jit-mode.ts).
 import { findCpuModel } from '../../src/cpu/cpu-models.js';
 import type { Vcpu } from '../../src/cpu/vcpu.js';
 import { type RunOptions, VirtualMachine, type VmConfig, type VmExit } from '../../runtime/virtual-machine.js';
 import { assembleProgram } from '../asm/a64-assembler.js';
+import { testJit } from '../jit/jit-mode.js';
 
 export const BASE = 0x40000000n;
 export const STACK_TOP = 0x40f00000n;
@@ -98,6 +100,7 @@ ${vectors}
   const vm = new VirtualMachine({
     ramBase: 0x40000000, ramSize: 16 * 1024 * 1024, cpus: 1, cpuModel: findCpuModel('cortex-a57')!,
     onSerialOutput: (b) => { serial += Buffer.from(b).toString('latin1'); },
+    jit: testJit,
     ...cfg,
   });
   vm.writePhysical(Number(BASE), program.bytes);

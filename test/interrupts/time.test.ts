@@ -63,6 +63,8 @@ describe('timer interrupts in deterministic mode', () => {
     it(`GICv${gic}: a guest second in WFI passes at once, with one wake-up and the counter past CVAL`, () => {
       const g = loadGuest(`
   ${GIC_INIT[gic]}
+  mov x20, #0
+  mov x21, #0
   msr daifclr, #2
   movz w2, #0xaca0
   movk w2, #0x3b9, lsl #16
@@ -70,8 +72,6 @@ describe('timer interrupts in deterministic mode', () => {
   mov x2, #1
   msr cntv_ctl_el0, x2
   mrs x1, cntv_cval_el0
-  mov x20, #0
-  mov x21, #0
 sleep:
   wfi
   add x20, x20, #1
@@ -149,6 +149,7 @@ vec_irq_spx:
   it('the physical timer through TVAL under real (host) time: the interrupt comes at or after CVAL, soon after', () => {
     const g = loadGuest(`
   ${GIC_INIT[3]}
+  mov x21, #0
   msr daifclr, #2
   movz w2, #0x8968
   movk w2, #0x9, lsl #16
@@ -156,7 +157,6 @@ vec_irq_spx:
   mov x2, #1
   msr cntp_ctl_el0, x2
   mrs x1, cntp_cval_el0
-  mov x21, #0
 sleep:
   wfi
   cbz x21, sleep

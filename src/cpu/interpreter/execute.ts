@@ -3,12 +3,13 @@
 // one of them changes control flow, faults or asks to leave.
 import { decode } from '../../a64/decoder.js';
 import { CODE_PAGE_BYTES, type DecodedPage, type Handler, INSNS_PER_PAGE } from '../code-pages.js';
-import { PSTATE_IL, SLOT_PC, SLOT_PSTATE } from '../state-layout.js';
+import { PSTATE_IL, SLOT_IRQ_LINES, SLOT_PC, SLOT_PSTATE } from '../state-layout.js';
 import { EC_ILLEGAL_STATE, EC_PC_ALIGN, GUEST_FAULT, type Vcpu, VcpuExit } from '../vcpu.js';
 import { buildHandler } from './handler-table.js';
 
 const PC = 2 * SLOT_PC;
 const PSTATE = 2 * SLOT_PSTATE;
+const IRQ_LINES = 2 * SLOT_IRQ_LINES;
 
 function decodeAt(c: Vcpu, page: DecodedPage, pageHost: number, idx: number): Handler {
   const word = c.dv.getUint32(pageHost + idx * 4, true);
@@ -40,7 +41,7 @@ export function execute(c: Vcpu, budget: number, onBlockStart?: BlockStartHook):
     // Interrupts are taken between straight-line runs: after a taken branch,
     // an exception return, a DAIF or GIC register write (each ends the run)
     // or a page end, so an unmasked interrupt waits at most one page.
-    if ((c.irqLines & ~r[PSTATE]) !== 0) c.takePendingInterrupt();
+    if ((r[IRQ_LINES] & ~r[PSTATE]) !== 0) c.takePendingInterrupt();
     const pcLo = r[PC], pcHi = r[PC + 1];
     if ((pcLo & 3) !== 0) {
       c.takeException(EC_PC_ALIGN, 0, pcLo, pcHi, pcLo, pcHi);
