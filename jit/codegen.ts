@@ -9,8 +9,10 @@ import { decodeBitMasks } from '../src/cpu/interpreter/alu.js';
 import { SLOT_EXCL_SIZE, SLOT_NZCV, SLOT_PC, SLOT_SP } from '../src/cpu/state-layout.js';
 import {
   CTX_ALIGN, CTX_SP_ALIGN, HELPER_EXIT, HELPER_NEXT_PC, HELPER_NOT_RETIRED, JIT_BP, JIT_BP_ON, JIT_BUDGET, JIT_INFO,
-  JIT_SCRATCH, JitCode,
+  JIT_SCRATCH, JIT_TLB, JitCode, CTX_PAN,
 } from './layout.js';
+import { DTLB_ENTRIES } from '../src/cpu/vcpu.js';
+import { PERM_R1, PERM_W1 } from '../src/cpu/tlb.js';
 import type { Block, Insn, Region } from './region.js';
 
 export type Binaryen = typeof BinaryenNs;
@@ -57,6 +59,14 @@ const L_LEAVE = 63;
 const L_NEWBASE = 64;
 const L_XPC = 65; // helper exits: the instruction's PC, and how many of its block's instructions did not run
 const L_XUNRET = 66;
+const L_TLB = 67; // the vcpu's data TLB, and the byte index of the entry probed
+const L_TI = 68;
+
+// The data TLB (src/cpu/tlb.ts): parallel word arrays of DTLB_ENTRIES each.
+const TLB_TAG_LO = 0;
+const TLB_TAG_HI = 4 * DTLB_ENTRIES;
+const TLB_FAST = 8 * DTLB_ENTRIES;
+const TLB_HOST = 24 * DTLB_ENTRIES;
 
 export const HELPER_IMPORTS = ['tramp', 'ld', 'st', 'spchk'] as const;
 
@@ -138,6 +148,7 @@ export class RegionEmitter {
     for (const r of this.used) body.push(m.local.set(L_REG + r, this.loadReg(r)));
     if (this.nzcvRead || this.nzcvWritten) body.push(m.local.set(L_NZCV, m.i32.load(NZCV, 4, this.state())));
     body.push(m.local.set(L_REM, m.i32.load(JIT_BUDGET, 4, this.state())));
+    body.push(m.local.set(L_TLB, m.i32.load(JIT_TLB, 4, this.state())));
     body.push(m.local.set(L_BI, m.local.get(L_ENTRY, B.i32)));
     // Helper exits share one tail (layout.ts HELPER_*): a few locals and a br at each site.
     const st = (): X => m.local.get(L_ST, B.i32);
@@ -159,7 +170,7 @@ export class RegionEmitter {
     const i64 = B.i64, i32 = B.i32;
     const vars = [
       ...Array<number>(32).fill(i64), i32, i32, i32, i32, i64, i32, i32, i64, i64, i32, i32,
-      ...Array<number>(8).fill(i64), ...Array<number>(8).fill(i32), i64, i64, i32, i64, i64, i32,
+      ...Array<number>(8).fill(i64), ...Array<number>(8).fill(i32), i64, i64, i32, i64, i64, i32, i32, i32,
     ];
     m.addFunction(name, B.createType([i32, i32]), i32, vars, m.block(null, body));
     m.addFunctionExport(name, name);
@@ -804,22 +815,34 @@ export class RegionEmitter {
 
   // ---- Loads and stores ----
 
-  /** The access size in bytes the fast path checks; ctx decides alignment checking. */
-  private fastCondition(size: number): X {
+  /**
+   * The inline TLB probe (as Vcpu.translate's fast path): an access of
+   * `bytes` at L_ADDR, aligned to `align`, within one page, whose entry grants
+   * the access in this context. Sets L_TI first; the hit path then takes
+   * L_HOST from hostOf().
+   */
+  private tlbProbe(bytes: number, align: number, write: boolean): { setup: X; hit: X } {
     const { m } = this;
-    const env = this.env;
-    let ok = m.i64.lt_u(m.i64.sub(this.get64(L_ADDR), this.c64(env.ramBase)), this.c64(env.ramSize - size + 1));
-    return ok;
-  }
-
-  private alignCondition(step: number): X | undefined {
-    if ((this.region.ctx & CTX_ALIGN) === 0 || step === 1) return undefined;
-    return this.m.i32.eqz(this.m.i32.and(this.m.i32.wrap(this.get64(L_ADDR)), this.c32(step - 1)));
+    const lo = (): X => m.i32.wrap(this.get64(L_ADDR));
+    const ctx = this.region.ctx;
+    const shift = (ctx & 3) === 0 ? 2 : (ctx & CTX_PAN) !== 0 ? 4 : 0;
+    const need = (write ? PERM_W1 : PERM_R1) << shift;
+    const setup = m.local.set(L_TI, m.i32.add(this.get32(L_TLB),
+      m.i32.shl(m.i32.and(m.i32.shr_u(lo(), this.c32(12)), this.c32(DTLB_ENTRIES - 1)), this.c32(2))));
+    const ti = (): X => this.get32(L_TI);
+    let hit = m.i32.and(
+      m.i32.eq(m.i32.load(TLB_TAG_LO, 4, ti()), m.i32.and(lo(), this.c32(~0xfff))),
+      m.i32.eq(m.i32.load(TLB_TAG_HI, 4, ti()), m.i32.wrap(m.i64.shr_u(this.get64(L_ADDR), this.c64(32)))),
+    );
+    hit = m.i32.and(hit, m.i32.ne(m.i32.and(m.i32.load(TLB_FAST, 4, ti()), this.c32(need)), this.c32(0)));
+    if (align > 1) hit = m.i32.and(hit, m.i32.eqz(m.i32.and(lo(), this.c32(align - 1))));
+    if (bytes > align) hit = m.i32.and(hit, m.i32.le_u(m.i32.and(lo(), this.c32(0xfff)), this.c32(4096 - bytes)));
+    return { setup, hit };
   }
 
   private hostOf(): X {
-    const env = this.env;
-    return this.m.i32.add(this.m.i32.wrap(this.get64(L_ADDR)), this.c32((env.ramHost - env.ramBase) | 0));
+    const { m } = this;
+    return m.i32.add(m.i32.load(TLB_HOST, 4, this.get32(L_TI)), m.i32.and(m.i32.wrap(this.get64(L_ADDR)), this.c32(0xfff)));
   }
 
   private spCheck(rn: number): X[] {
@@ -924,9 +947,9 @@ export class RegionEmitter {
       out.push(m.local.set(L_ADDR, mode === 'pre' ? this.get64(L_NEWBASE) : this.xsp(rn)));
     }
     const bytes = 1 << size;
-    let fast = this.fastCondition(bytes);
-    const al = this.alignCondition(bytes);
-    if (al !== undefined) fast = m.i32.and(fast, al);
+    const probe = this.tlbProbe(bytes, bytes, opc === 0);
+    out.push(probe.setup);
+    const fast = probe.hit;
     if (opc === 0) {
       out.push(m.local.set(L_VAL, this.x(rt)));
       out.push(m.if(
@@ -960,9 +983,9 @@ export class RegionEmitter {
     const out: X[] = [...this.spCheck(f.Rn)];
     out.push(m.local.set(L_NEWBASE, imm === 0n ? this.xsp(f.Rn) : m.i64.add(this.xsp(f.Rn), this.c64(imm))));
     out.push(m.local.set(L_ADDR, post ? this.xsp(f.Rn) : this.get64(L_NEWBASE)));
-    let fast = this.fastCondition(2 * step);
-    const al = this.alignCondition(step);
-    if (al !== undefined) fast = m.i32.and(fast, al);
+    const probe = this.tlbProbe(2 * step, step, !load);
+    out.push(probe.setup);
+    const fast = probe.hit;
     if (load) {
       out.push(m.if(
         fast,

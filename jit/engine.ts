@@ -14,7 +14,7 @@ import { type Binaryen, type CodegenEnv, newModule, RegionEmitter } from './code
 import { buildDispatcher } from './dispatcher.js';
 import {
   contextOf, CTX_IL, CTX_MMU, HASH_BYTES, HASH_ENTRY_BYTES, hashKey, HELPER_EXIT, HELPER_LEAVE, HELPER_NEXT_PC, HELPER_NOT_RETIRED,
-  JIT_BP, JIT_BP_ON, JIT_BUDGET, JIT_CTX, JIT_INFO, JIT_SCRATCH, jitArea, JitCode,
+  JIT_BP, JIT_BP_ON, JIT_BUDGET, JIT_CTX, JIT_INFO, JIT_SCRATCH, JIT_TLB, type JitArea, JitCode,
 } from './layout.js';
 import { discoverRegion, type Region } from './region.js';
 
@@ -73,6 +73,8 @@ const I_BP = JIT_BP / 4;
 const I_SCRATCH = JIT_SCRATCH / 4;
 const I_INFO = JIT_INFO / 4;
 const I_CTX = JIT_CTX / 4;
+const I_TLB = JIT_TLB / 4;
+const E = HASH_ENTRY_BYTES / 4;
 
 interface LiveRegion {
   readonly slot: number;
@@ -120,13 +122,12 @@ export class JitEngine {
   private readonly imports: Record<string, unknown>;
   readonly hook: BlockStartHook;
 
-  constructor(opts: JitOptions, mem: JitMemory, codePages: CodePageIndex) {
+  constructor(opts: JitOptions, mem: JitMemory, codePages: CodePageIndex, area: JitArea) {
     this.B = opts.binaryen;
     this.threshold = Math.max(1, Math.floor(opts.threshold ?? DEFAULT_THRESHOLD));
     this.maxRegions = Math.max(1, opts.maxRegions ?? MAX_LIVE_REGIONS);
     this.mem = mem;
     this.codePages = codePages;
-    const area = jitArea(mem.reservedOffset, mem.reservedBytes);
     if (mem.reservedBytes === 0 || codePages.flags.byteOffset !== area.flagsBase) {
       throw new Error('jit: the machine was not laid out for the JIT (code-page flags must live in the reserved area)');
     }
@@ -177,6 +178,7 @@ export class JitEngine {
     c.exit = VcpuExit.None;
     c.breakpointHit = false;
     let remaining = budget;
+    r[I_TLB] = c.dtlb.tagLo.byteOffset;
     this.syncContext(c);
     let idleRounds = 0;
     while (remaining > 0) {
@@ -238,11 +240,11 @@ export class JitEngine {
     const r = c.r;
     const pcLo = r[PC], pcHi = r[PC + 1];
     const ctx = this.contextOf(c);
-    // Stage-1 translation on: the inline memory path assumes PA = VA (next step: the TLB).
-    if ((ctx & (CTX_MMU | CTX_IL)) !== 0) return false;
-    const e = hashKey(pcLo, pcHi, ctx) * (HASH_ENTRY_BYTES / 4);
+    if ((ctx & CTX_IL) !== 0) return false;
+    const hostPage = host - (host & (CODE_PAGE_BYTES - 1));
+    const e = hashKey(pcLo, pcHi, ctx) * E;
     const h = this.hash;
-    if (h[e] === pcLo && h[e + 1] === pcHi && h[e + 2] === ctx && h[e + 3] !== 0) return this.stop();
+    if (h[e] === pcLo && h[e + 1] === pcHi && h[e + 2] === ctx && h[e + 3] !== 0 && h[e + 4] === hostPage) return this.stop();
     const ci = (host >>> 2) & ((1 << COUNTER_BITS) - 1);
     const n = this.counters[ci] + 1;
     if (n < this.threshold) {
@@ -251,10 +253,10 @@ export class JitEngine {
       return false;
     }
     this.counters[ci] = 0;
-    const key = blockKey(pcLo, pcHi, ctx);
+    const key = blockKey(pcLo, pcHi, ctx, hostPage);
     const v = this.blocks.get(key);
     if (v !== undefined) {
-      this.insertHash(pcLo, pcHi, ctx, v);
+      this.insertHash(pcLo, pcHi, ctx, v, hostPage);
       return this.stop();
     }
     if (!this.pendingKeys.has(key)) {
@@ -417,8 +419,8 @@ export class JitEngine {
         const pcLo = Number(b.pc & 0xffffffffn) | 0, pcHi = Number(b.pc >> 32n) | 0;
         const v = slot * 1024 + k;
         keys.push(pcLo, pcHi, region.ctx, v);
-        this.blocks.set(blockKey(pcLo, pcHi, region.ctx), v);
-        this.insertHash(pcLo, pcHi, region.ctx, v);
+        this.blocks.set(blockKey(pcLo, pcHi, region.ctx, region.hostPage), v);
+        this.insertHash(pcLo, pcHi, region.ctx, v, region.hostPage);
       });
       const live: LiveRegion = { slot, hostPage: region.hostPage, keys, handlerIds: ids[i] };
       this.regions.set(slot, live);
@@ -444,13 +446,14 @@ export class JitEngine {
     return slot;
   }
 
-  private insertHash(pcLo: number, pcHi: number, ctx: number, v: number): void {
-    const e = hashKey(pcLo, pcHi, ctx) * (HASH_ENTRY_BYTES / 4);
+  private insertHash(pcLo: number, pcHi: number, ctx: number, v: number, hostPage: number): void {
+    const e = hashKey(pcLo, pcHi, ctx) * E;
     const h = this.hash;
     h[e] = pcLo;
     h[e + 1] = pcHi;
     h[e + 2] = ctx;
     h[e + 3] = v;
+    h[e + 4] = hostPage;
   }
 
   // ---- Invalidation and eviction ----
@@ -464,7 +467,7 @@ export class JitEngine {
         this.pendingKeys.clear();
         for (const r of keep) {
           const b = r.blocks[0];
-          this.pendingKeys.add(blockKey(Number(b.pc & 0xffffffffn) | 0, Number(b.pc >> 32n) | 0, r.ctx));
+          this.pendingKeys.add(blockKey(Number(b.pc & 0xffffffffn) | 0, Number(b.pc >> 32n) | 0, r.ctx, r.hostPage));
         }
       }
     }
@@ -482,10 +485,10 @@ export class JitEngine {
     const k = live.keys;
     const h = this.hash;
     for (let i = 0; i < k.length; i += 4) {
-      const key = blockKey(k[i], k[i + 1], k[i + 2]);
+      const key = blockKey(k[i], k[i + 1], k[i + 2], live.hostPage);
       if (this.blocks.get(key) === k[i + 3]) this.blocks.delete(key);
-      const e = hashKey(k[i], k[i + 1], k[i + 2]) * (HASH_ENTRY_BYTES / 4);
-      if (h[e + 3] === k[i + 3]) h.fill(0, e, e + 4);
+      const e = hashKey(k[i], k[i + 1], k[i + 2]) * E;
+      if (h[e + 3] === k[i + 3]) h.fill(0, e, e + E);
     }
     // The function may be running (a store into its own page): it leaves at
     // its next check, and the slot is reused only by a later compile.
@@ -513,6 +516,7 @@ export class JitEngine {
   }
 }
 
-function blockKey(pcLo: number, pcHi: number, ctx: number): string {
-  return `${pcLo >>> 0}:${pcHi >>> 0}:${ctx}`;
+/** Blocks are keyed by virtual PC and context, and by the host page their bytes came from. */
+function blockKey(pcLo: number, pcHi: number, ctx: number, hostPage: number): string {
+  return `${pcLo >>> 0}:${pcHi >>> 0}:${ctx}:${hostPage}`;
 }

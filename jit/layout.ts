@@ -22,21 +22,27 @@ export const JIT_INFO = 8 * (SLOT_JIT_BASE + 4);
  * synchronisation, so they are not simply the SCTLR_EL1 bits in the state block.
  */
 export const JIT_CTX = 8 * (SLOT_JIT_BASE + 5);
+/** i32: the byte address of the vcpu's data TLB (its instruction TLB follows: src/cpu/tlb.ts). */
+export const JIT_TLB = 8 * (SLOT_JIT_BASE + 6);
 
 // ---- The reserved area (GuestMemory.reservedOffset) ----
 
-/** Dispatch table entries: direct-mapped, 16 bytes each (pcLo, pcHi, context, region<<10 | block). */
+/**
+ * Dispatch table entries: direct-mapped, 32 bytes each: pcLo, pcHi, context,
+ * region<<10 | block, and the host page the code was read from (checked
+ * through the instruction TLB when stage 1 is on).
+ */
 export const HASH_BITS = 15;
 export const HASH_ENTRIES = 1 << HASH_BITS;
-export const HASH_ENTRY_BYTES = 16;
+export const HASH_ENTRY_BYTES = 32;
 export const HASH_BYTES = HASH_ENTRIES * HASH_ENTRY_BYTES;
 
 /** The CRC32 and CRC32C byte tables generated code looks up (256 words each). */
 export const CRC_TABLE_BYTES = 2 * 1024;
 
-/** Bytes to reserve for a memory whose buffer will be at most `bufferBytes`. */
-export function reservedBytesFor(bufferBytes: number): number {
-  return HASH_BYTES + CRC_TABLE_BYTES + flagBytesFor(bufferBytes);
+/** Bytes to reserve for a memory whose buffer will be at most `bufferBytes`, with `tlbBytes` of TLBs. */
+export function reservedBytesFor(bufferBytes: number, tlbBytes: number): number {
+  return HASH_BYTES + CRC_TABLE_BYTES + tlbBytes + flagBytesFor(bufferBytes);
 }
 
 export function flagBytesFor(bufferBytes: number): number {
@@ -44,19 +50,24 @@ export function flagBytesFor(bufferBytes: number): number {
   return Math.ceil(Math.ceil(bufferBytes / CODE_PAGE_BYTES) / 16) * 16;
 }
 
-/** The reserved area: the dispatch hash table, the CRC tables, then one code-page flag byte per 4 KiB. */
+/**
+ * The reserved area: the dispatch hash table, the CRC tables, the vcpus'
+ * TLBs, then one code-page flag byte per 4 KiB.
+ */
 export interface JitArea {
   readonly hashBase: number;
   /** CRC32 table at crcBase, CRC32C table 1 KiB after. */
   readonly crcBase: number;
+  readonly tlbBase: number;
   readonly flagsBase: number;
   readonly flagsBytes: number;
 }
 
-export function jitArea(reservedOffset: number, reservedBytes: number): JitArea {
+export function jitArea(reservedOffset: number, reservedBytes: number, tlbBytes: number): JitArea {
   const crcBase = reservedOffset + HASH_BYTES;
-  const flagsBase = crcBase + CRC_TABLE_BYTES;
-  return { hashBase: reservedOffset, crcBase, flagsBase, flagsBytes: reservedOffset + reservedBytes - flagsBase };
+  const tlbBase = crcBase + CRC_TABLE_BYTES;
+  const flagsBase = tlbBase + tlbBytes;
+  return { hashBase: reservedOffset, crcBase, tlbBase, flagsBase, flagsBytes: reservedOffset + reservedBytes - flagsBase };
 }
 
 /** The dispatch hash of a block key; the same arithmetic is generated in the dispatcher. */
@@ -70,13 +81,14 @@ export function hashKey(pcLo: number, pcHi: number, ctx: number): number {
  * bits 1:0 EL, bit 2 stage-1 MMU on, bit 3 alignment checking (SCTLR_EL1.A),
  * bit 4 SP alignment checking for the current EL (SA, or SA0 at EL0), bit 5
  * PSTATE.IL (never compiled: the interpreter raises the illegal-state
- * exception).
+ * exception), bit 6 PSTATE.PAN at EL1 (which TLB permission bits apply).
  */
 export function contextOf(pstate: number, sctlr: number, mmuOn: boolean, alignCheck: boolean): number {
   const el = (pstate >> 2) & 3;
   return el | (mmuOn ? CTX_MMU : 0) | (alignCheck ? CTX_ALIGN : 0) | (((sctlr >> (el === 0 ? 4 : 3)) & 1) << 4)
-    | (((pstate >> 20) & 1) << 5);
+    | (((pstate >> 20) & 1) << 5) | (el !== 0 && (pstate & (1 << 22)) !== 0 ? CTX_PAN : 0);
 }
+export const CTX_PAN = 1 << 6;
 export const CTX_MMU = 1 << 2;
 export const CTX_ALIGN = 1 << 3;
 export const CTX_SP_ALIGN = 1 << 4;

@@ -5,7 +5,7 @@
 import { CodePageIndex } from '../src/cpu/code-pages.js';
 import type { CpuModel } from '../src/cpu/cpu-models.js';
 import { execute } from '../src/cpu/interpreter/execute.js';
-import { Vcpu, VcpuExit } from '../src/cpu/vcpu.js';
+import { Vcpu, VCPU_TLB_BYTES, VcpuExit } from '../src/cpu/vcpu.js';
 import { SLOT_PC } from '../src/cpu/state-layout.js';
 import { sysregSlotOf } from '../src/cpu/system-registers.js';
 import {
@@ -152,11 +152,12 @@ export class VirtualMachine implements PsciHost {
     // the shared memory too, sized for the largest buffer this layout makes.
     const romBytes = (cfg.roms ?? []).reduce((n, r) => n + r.size, 0);
     const estimate = cfg.cpus * 4096 + romBytes + cfg.ramSize + 16 * 65536;
-    const reserveBytes = reservedBytesFor(estimate + reservedBytesFor(estimate));
+    const tlbBytes = cfg.cpus * VCPU_TLB_BYTES;
+    const reserveBytes = reservedBytesFor(estimate + reservedBytesFor(estimate, tlbBytes), tlbBytes);
     this.memory = new GuestMemory({ vcpus: cfg.cpus, ramBase: cfg.ramBase, ramSize: cfg.ramSize, roms: cfg.roms, reserveBytes });
-    const area = jitArea(this.memory.reservedOffset, this.memory.reservedBytes);
+    const area = jitArea(this.memory.reservedOffset, this.memory.reservedBytes, tlbBytes);
     this.codePages = new CodePageIndex(this.memory.buffer.byteLength, new Uint8Array(this.memory.buffer, area.flagsBase, area.flagsBytes));
-    this.jit = cfg.jit ? new JitEngine(cfg.jit, this.memory, this.codePages) : undefined;
+    this.jit = cfg.jit ? new JitEngine(cfg.jit, this.memory, this.codePages, area) : undefined;
     this.clock = new GuestClock(cfg.counterFrequency ?? 62_500_000, cfg.icount, () => this.instructionsNow());
     this.conduit = cfg.psciConduit === 'smc' ? VcpuExit.Smc : VcpuExit.Hvc;
     this.psciVersion = cfg.psciVersion ?? '1.1';
@@ -175,6 +176,8 @@ export class VirtualMachine implements PsciHost {
     for (let i = 0; i < cfg.cpus; i++) {
       this.vcpus.push(new Vcpu({
         bus: this.memory, codePages: this.codePages, index: i, stateOffset: this.memory.vcpuStateOffset(i),
+        // In the shared memory, where generated code probes them inline.
+        tlbMemory: { buffer: this.memory.buffer, byteOffset: area.tlbBase + i * VCPU_TLB_BYTES },
         model: cfg.cpuModel, counter, gicv3: this.gicVersion === 3,
       }));
     }
