@@ -181,6 +181,7 @@ static volatile u64 fiqs;
 static volatile int uart_level_mode, uart_edge_mode, eoimode_split, nest_test;
 static volatile u64 rpr_seen[8];
 static volatile u64 replied;
+static volatile u64 uart_cpu;
 static volatile u64 pings[CPUS];
 static volatile u64 timer_istatus, timer_after_cval;
 
@@ -192,6 +193,14 @@ static void note(u64 v) {
 static void handle(u32 raw, u64 cpu) {
     u32 id = raw & 0x3ff;
     if (cpu != 0) {
+        if (id == UART_INTID) {
+            /* The SPI routed here: quiet the device and say who took it. */
+            wr32(PL011_BASE + PL011_IMSC, 0);
+            wr32(PL011_BASE + PL011_ICR, PL011_TXIM);
+            uart_cpu = cpu;
+            gic_eoi(raw);
+            return;
+        }
         /* A secondary answers every ping with SGI 8 to cpu 0. */
         pings[cpu]++;
         __atomic_fetch_or(&replied, 1ULL << cpu, __ATOMIC_SEQ_CST);
@@ -506,6 +515,19 @@ static void test_ipis(void) {
         uart_put_dec(c);
         uart_puts(ok ? ": answered\n" : ": NO answer\n");
     }
+    /* An SPI routed to cpu 2 alone (GICD_IROUTER / GICD_ITARGETSR). */
+    count_by_id[UART_INTID] = 0;
+    gic_enable(UART_INTID, 0x80);
+    if (v3)
+        wr64(GICD + 0x6000 + 8 * UART_INTID, 2);
+    else
+        wr8(GICD + 0x800 + UART_INTID, 1u << 2);
+    wr32(PL011_BASE, '.');
+    wr32(PL011_BASE + PL011_IMSC, PL011_TXIM);
+    int routed = wait_for_value(&uart_cpu, 2, BUDGET);
+    gic_disable(UART_INTID);
+    uart_puts("\n");
+    yes_no("UART SPI routed to cpu 2 taken there", routed && count_by_id[UART_INTID] == 0);
     __atomic_store_n(&replied, 0, __ATOMIC_SEQ_CST);
     gic_broadcast_sgi(9);
     int ok = wait_for_value(&replied, 0xe, BUDGET);
