@@ -6,7 +6,7 @@
 import type BinaryenNs from 'binaryen';
 import type { DecodedInstruction } from '../src/a64/decoder.js';
 import { decodeBitMasks } from '../src/cpu/interpreter/alu.js';
-import { SLOT_EXCL_SIZE, SLOT_NZCV, SLOT_PC, SLOT_SP } from '../src/cpu/state-layout.js';
+import { SLOT_EXCL_SIZE, SLOT_IRQ_LINES, SLOT_NZCV, SLOT_PC, SLOT_PSTATE, SLOT_SP } from '../src/cpu/state-layout.js';
 import {
   CTX_ALIGN, CTX_SP_ALIGN, HELPER_EXIT, HELPER_NEXT_PC, HELPER_NOT_RETIRED, JIT_BP, JIT_BP_ON, JIT_BUDGET, JIT_INFO,
   JIT_SCRATCH, JIT_TLB, JitCode, CTX_PAN,
@@ -35,6 +35,8 @@ export interface CodegenEnv {
 const PC = 8 * SLOT_PC;
 const NZCV = 8 * SLOT_NZCV;
 const EXCL_SIZE = 8 * SLOT_EXCL_SIZE;
+const IRQ_LINES = 8 * SLOT_IRQ_LINES;
+const PSTATE = 8 * SLOT_PSTATE;
 
 // Local indices. Params: 0 state base, 1 entry block.
 const L_STATE = 0;
@@ -321,7 +323,17 @@ export class RegionEmitter {
     this.flushes.push({ x: flush, regs });
     this.reloads.push({ x: reload, regs, nzcv: true });
     this.flags = undefined;
-    return [flush, m.local.set(L_ST, call), reload];
+    return [flush, this.syncBudget(), m.local.set(L_ST, call), reload];
+  }
+
+  /**
+   * The budget as it stands before this instruction, in memory: helpers turn
+   * it into instructions retired so far (guest time under -icount).
+   */
+  private syncBudget(): X {
+    const { m, B } = this;
+    const unretired = this.cur.len - this.cur.j;
+    return m.i32.store(JIT_BUDGET, 4, this.state(), m.i32.add(m.local.get(L_REM, B.i32), this.c32(unretired)));
   }
 
   /**
@@ -334,7 +346,8 @@ export class RegionEmitter {
     const reload = m.block(null, []);
     this.flushes.push({ x: flush, regs: [31] });
     this.reloads.push({ x: reload, regs: [31], nzcv: false });
-    return [flush, m.local.set(L_ST, call), m.if(onStatus, m.block(null, [reload, this.helperExit()]))];
+    void B;
+    return [flush, this.syncBudget(), m.local.set(L_ST, call), m.if(onStatus, m.block(null, [reload, this.helperExit()]))];
   }
 
   private pcArgs(): [X, X] {
@@ -356,11 +369,15 @@ export class RegionEmitter {
       m.local.set(L_CODE, this.c32(JitCode.Interpret)),
       m.br('exit'),
     ]);
-    // A breakpoint inside the block, or too little budget left for all of it:
-    // the interpreter runs it, exactly.
+    // A breakpoint inside the block, too little budget left for all of it, or
+    // a deliverable interrupt (IRQ/FIQ lines not masked by PSTATE): the
+    // interpreter runs the block, exactly, and takes the interrupt first.
     out.push(m.if(
       m.i32.or(
-        m.i32.lt_u(m.local.get(L_REM, B.i32), this.c32(len)),
+        m.i32.or(
+          m.i32.lt_u(m.local.get(L_REM, B.i32), this.c32(len)),
+          m.i32.and(m.i32.load(IRQ_LINES, 4, this.state()), m.i32.xor(m.i32.load(PSTATE, 4, this.state()), this.c32(-1))),
+        ),
         m.i32.and(
           m.i32.load(JIT_BP_ON, 4, this.state()),
           m.i64.lt_u(m.i64.sub(m.i64.load(JIT_BP, 8, this.state()), this.c64(block.pc)), this.c64(len * 4)),

@@ -119,6 +119,8 @@ export class JitEngine {
   private epoch = 0;
   private cur!: Vcpu;
   private hookStopped = false;
+  /** The budget the running dispatch started with: helpers count what compiled code retired since. */
+  private dispatchBudget = 0;
   private readonly imports: Record<string, unknown>;
   readonly hook: BlockStartHook;
 
@@ -183,6 +185,7 @@ export class JitEngine {
     let idleRounds = 0;
     while (remaining > 0) {
       r[I_BUDGET] = remaining;
+      this.dispatchBudget = remaining;
       this.syncContext(c);
       const t0 = performance.now();
       const code = this.dispatch(c.stateOffset);
@@ -300,10 +303,24 @@ export class JitEngine {
     return HELPER_LEAVE | HELPER_NOT_RETIRED | (c.exit !== VcpuExit.None ? HELPER_EXIT : 0);
   }
 
-  private tramp(id: number, pcLo: number, pcHi: number): number {
-    const c = this.cur, r = c.r;
+  /**
+   * Makes the vcpu's retired count include what compiled code has retired in
+   * this dispatch (r[I_BUDGET] was stored before the call), for the clock;
+   * returns the number added, which leave() takes back.
+   */
+  private enter(c: Vcpu, pcLo: number, pcHi: number): number {
+    const r = c.r;
     r[PC] = pcLo;
     r[PC + 1] = pcHi;
+    c.runStart = pcLo;
+    const done = this.dispatchBudget - r[I_BUDGET];
+    c.retired += done;
+    return done;
+  }
+
+  private tramp(id: number, pcLo: number, pcHi: number): number {
+    const c = this.cur;
+    const done = this.enter(c, pcLo, pcHi);
     const epoch = this.epoch;
     let res: boolean | void;
     try {
@@ -311,6 +328,8 @@ export class JitEngine {
     } catch (e) {
       if (e !== GUEST_FAULT) throw e;
       return this.faultStatus(c);
+    } finally {
+      c.retired -= done;
     }
     const changed = this.syncContext(c);
     if (c.exit !== VcpuExit.None) return HELPER_LEAVE | HELPER_EXIT;
@@ -322,8 +341,7 @@ export class JitEngine {
 
   private load(size: number, aLo: number, aHi: number, pcLo: number, pcHi: number): number {
     const c = this.cur, r = c.r;
-    r[PC] = pcLo;
-    r[PC + 1] = pcHi;
+    const done = this.enter(c, pcLo, pcHi);
     let lo: number, hi = 0;
     try {
       switch (size) {
@@ -335,6 +353,8 @@ export class JitEngine {
     } catch (e) {
       if (e !== GUEST_FAULT) throw e;
       return this.faultStatus(c);
+    } finally {
+      c.retired -= done;
     }
     r[I_SCRATCH] = lo;
     r[I_SCRATCH + 1] = hi;
@@ -342,9 +362,8 @@ export class JitEngine {
   }
 
   private store(size: number, aLo: number, aHi: number, vLo: number, vHi: number, pcLo: number, pcHi: number): number {
-    const c = this.cur, r = c.r;
-    r[PC] = pcLo;
-    r[PC + 1] = pcHi;
+    const c = this.cur;
+    const done = this.enter(c, pcLo, pcHi);
     const epoch = this.epoch;
     try {
       switch (size) {
@@ -356,19 +375,22 @@ export class JitEngine {
     } catch (e) {
       if (e !== GUEST_FAULT) throw e;
       return this.faultStatus(c);
+    } finally {
+      c.retired -= done;
     }
     return epoch !== this.epoch ? HELPER_NEXT_PC : 0;
   }
 
   private spCheck(pcLo: number, pcHi: number): number {
-    const c = this.cur, r = c.r;
-    r[PC] = pcLo;
-    r[PC + 1] = pcHi;
+    const c = this.cur;
+    const done = this.enter(c, pcLo, pcHi);
     try {
       c.checkSpAlignment();
     } catch (e) {
       if (e !== GUEST_FAULT) throw e;
       return this.faultStatus(c);
+    } finally {
+      c.retired -= done;
     }
     return 0;
   }
