@@ -63,6 +63,12 @@ const L_XPC = 65; // helper exits: the instruction's PC, and how many of its blo
 const L_XUNRET = 66;
 const L_TLB = 67; // the vcpu's data TLB, and the byte index of the entry probed
 const L_TI = 68;
+/**
+ * Nonzero when a block entry must look closer: an interrupt deliverable or a
+ * breakpoint set. Both change only outside compiled code or across a call
+ * out, so it is computed on entry and after each call out, not per block.
+ */
+const L_ATTN = 69;
 
 // The data TLB (src/cpu/tlb.ts): parallel word arrays of DTLB_ENTRIES each.
 const TLB_TAG_LO = 0;
@@ -128,8 +134,17 @@ export class RegionEmitter {
   trampolined = 0;
   readonly handlerIds: number[] = [];
 
+  /** Blocks that start right after a BL/BLR of the region: where its RETs usually go. */
+  private readonly returnPoints: number[] = [];
+
   constructor(private readonly B: Binaryen, private readonly m: Module, private readonly env: CodegenEnv, private readonly region: Region) {
     region.blocks.forEach((b, i) => this.index.set(b.pc, i));
+    for (const b of region.blocks) {
+      const last = b.insns[b.insns.length - 1];
+      const call = last.d !== undefined && ((last.d.name === 'B_UNCOND' && last.d.fields.op === 1) || last.d.name === 'BLR');
+      const k = call ? this.index.get(last.pc + 4n) : undefined;
+      if (k !== undefined && !this.returnPoints.includes(k) && this.returnPoints.length < 4) this.returnPoints.push(k);
+    }
   }
 
   emit(name: string): void {
@@ -151,6 +166,7 @@ export class RegionEmitter {
     if (this.nzcvRead || this.nzcvWritten) body.push(m.local.set(L_NZCV, m.i32.load(NZCV, 4, this.state())));
     body.push(m.local.set(L_REM, m.i32.load(JIT_BUDGET, 4, this.state())));
     body.push(m.local.set(L_TLB, m.i32.load(JIT_TLB, 4, this.state())));
+    body.push(this.attention());
     body.push(m.local.set(L_BI, m.local.get(L_ENTRY, B.i32)));
     // Helper exits share one tail (layout.ts HELPER_*): a few locals and a br at each site.
     const st = (): X => m.local.get(L_ST, B.i32);
@@ -172,7 +188,7 @@ export class RegionEmitter {
     const i64 = B.i64, i32 = B.i32;
     const vars = [
       ...Array<number>(32).fill(i64), i32, i32, i32, i32, i64, i32, i32, i64, i64, i32, i32,
-      ...Array<number>(8).fill(i64), ...Array<number>(8).fill(i32), i64, i64, i32, i64, i64, i32, i32, i32,
+      ...Array<number>(8).fill(i64), ...Array<number>(8).fill(i32), i64, i64, i32, i64, i64, i32, i32, i32, i32,
     ];
     m.addFunction(name, B.createType([i32, i32]), i32, vars, m.block(null, body));
     m.addFunctionExport(name, name);
@@ -323,7 +339,15 @@ export class RegionEmitter {
     this.flushes.push({ x: flush, regs });
     this.reloads.push({ x: reload, regs, nzcv: true });
     this.flags = undefined;
-    return [flush, this.syncBudget(), m.local.set(L_ST, call), reload];
+    return [flush, this.syncBudget(), m.local.set(L_ST, call), reload, this.attention()];
+  }
+
+  private attention(): X {
+    const { m } = this;
+    return m.local.set(L_ATTN, m.i32.or(
+      m.i32.and(m.i32.load(IRQ_LINES, 4, this.state()), m.i32.xor(m.i32.load(PSTATE, 4, this.state()), this.c32(-1))),
+      m.i32.load(JIT_BP_ON, 4, this.state()),
+    ));
   }
 
   /**
@@ -347,7 +371,7 @@ export class RegionEmitter {
     this.flushes.push({ x: flush, regs: [31] });
     this.reloads.push({ x: reload, regs: [31], nzcv: false });
     void B;
-    return [flush, this.syncBudget(), m.local.set(L_ST, call), m.if(onStatus, m.block(null, [reload, this.helperExit()]))];
+    return [flush, this.syncBudget(), m.local.set(L_ST, call), m.if(onStatus, m.block(null, [reload, this.helperExit()])), this.attention()];
   }
 
   private pcArgs(): [X, X] {
@@ -372,18 +396,22 @@ export class RegionEmitter {
     // A breakpoint inside the block, too little budget left for all of it, or
     // a deliverable interrupt (IRQ/FIQ lines not masked by PSTATE): the
     // interpreter runs the block, exactly, and takes the interrupt first.
+    const short = (): X => m.i32.lt_u(m.local.get(L_REM, B.i32), this.c32(len));
     out.push(m.if(
-      m.i32.or(
+      m.i32.or(short(), m.local.get(L_ATTN, B.i32)),
+      m.if(
         m.i32.or(
-          m.i32.lt_u(m.local.get(L_REM, B.i32), this.c32(len)),
-          m.i32.and(m.i32.load(IRQ_LINES, 4, this.state()), m.i32.xor(m.i32.load(PSTATE, 4, this.state()), this.c32(-1))),
+          m.i32.or(
+            short(),
+            m.i32.and(m.i32.load(IRQ_LINES, 4, this.state()), m.i32.xor(m.i32.load(PSTATE, 4, this.state()), this.c32(-1))),
+          ),
+          m.i32.and(
+            m.i32.load(JIT_BP_ON, 4, this.state()),
+            m.i64.lt_u(m.i64.sub(m.i64.load(JIT_BP, 8, this.state()), this.c64(block.pc)), this.c64(len * 4)),
+          ),
         ),
-        m.i32.and(
-          m.i32.load(JIT_BP_ON, 4, this.state()),
-          m.i64.lt_u(m.i64.sub(m.i64.load(JIT_BP, 8, this.state()), this.c64(block.pc)), this.c64(len * 4)),
-        ),
+        interpret,
       ),
-      interpret,
     ));
     out.push(m.local.set(L_REM, m.i32.sub(m.local.get(L_REM, B.i32), this.c32(len))));
     let ended = false;
@@ -480,6 +508,12 @@ export class RegionEmitter {
         const { m } = this;
         const out: X[] = [m.local.set(this.t64(0), this.x(f.Rn))];
         if (d.name === 'BLR') out.push(this.setX(30, this.c64(this.cur.insn.pc + 4n)));
+        // A return to a call site of this region stays in the function.
+        if (d.name !== 'BLR') {
+          for (const k of this.returnPoints) {
+            out.push(m.if(m.i64.eq(this.get64(this.t64(0)), this.c64(this.region.blocks[k].pc)), this.jumpTo(this.region.blocks[k].pc)));
+          }
+        }
         out.push(m.i64.store(PC, 8, this.state(), this.get64(this.t64(0))));
         out.push(this.leave(JitCode.Continue, undefined, this.cur.j + 1));
         return { code: out, ends: true };
