@@ -434,8 +434,8 @@ export class VirtualMachine implements PsciHost {
             const before = v.retired;
             this.running = v;
             this.runningBefore = before;
-            // Compiled code does not look at the lines: a deliverable interrupt
-            // (a timer that fired at the end of the last slice) goes first.
+            // A deliverable interrupt (a timer that fired at the end of the last
+            // slice) is taken before anything of the new slice runs, in either tier.
             v.takePendingInterrupt();
             const started = this.clock.deterministic ? 0 : performance.now();
             const exit = this.jit ? this.jit.run(v, budget) : execute(v, budget);
