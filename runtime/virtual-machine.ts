@@ -18,7 +18,7 @@ import { GicV3 } from '../src/devices/gicv3.js';
 import { Pl011 } from '../src/devices/pl011.js';
 import { Pl031 } from '../src/devices/pl031.js';
 import { JitEngine, type JitOptions } from '../jit/engine.js';
-import { jitArea, reservedBytesFor } from '../jit/layout.js';
+import { jitArea, type JitArea, reservedBytesFor } from '../jit/layout.js';
 import { GuestClock, type IcountOptions } from './guest-clock.js';
 import { GuestMemory } from './guest-memory.js';
 import { handlePsciCall, PSCI_RET_INTERNAL_FAILURE, type PsciHost, type PsciVersion, SystemEventType } from './psci.js';
@@ -115,6 +115,7 @@ export class VirtualMachine implements PsciHost {
   readonly codePages: CodePageIndex;
   /** The JIT tier, when enabled. */
   jit: JitEngine | undefined;
+  private readonly jitArea: JitArea;
   readonly vcpus: Vcpu[];
   readonly uart: Pl011;
   readonly rtc: Pl031;
@@ -157,6 +158,7 @@ export class VirtualMachine implements PsciHost {
     this.memory = new GuestMemory({ vcpus: cfg.cpus, ramBase: cfg.ramBase, ramSize: cfg.ramSize, roms: cfg.roms, reserveBytes });
     const area = jitArea(this.memory.reservedOffset, this.memory.reservedBytes, tlbBytes);
     this.codePages = new CodePageIndex(this.memory.buffer.byteLength, new Uint8Array(this.memory.buffer, area.flagsBase, area.flagsBytes));
+    this.jitArea = area;
     this.jit = cfg.jit ? new JitEngine(cfg.jit, this.memory, this.codePages, area) : undefined;
     this.clock = new GuestClock(cfg.counterFrequency ?? 62_500_000, cfg.icount, () => this.instructionsNow());
     this.conduit = cfg.psciConduit === 'smc' ? VcpuExit.Smc : VcpuExit.Hvc;
@@ -213,6 +215,11 @@ export class VirtualMachine implements PsciHost {
       const lo = Math.max(pa, s.base), hi = Math.min(pa + size, s.base + s.size);
       if (lo < hi) this.codePages.invalidateRange(s.hostOffset + (lo - s.base), hi - lo, 'stage2-unmap');
     }
+  }
+
+  /** Switches the JIT tier on between runs (a machine that started interpreting); no-op when it is on. */
+  enableJit(opts: JitOptions): void {
+    this.jit ??= new JitEngine(opts, this.memory, this.codePages, this.jitArea);
   }
 
   /** Copies bytes into guest-physical memory, as a VMM loading an image does, dropping stale decoded code. */

@@ -195,6 +195,16 @@ export class Machine {
   }
 
   /**
+   * Switches the JIT on for a machine created without it (Binaryen loaded
+   * since: `await loadJit()`); translation starts with the next run.
+   */
+  enableJit(threshold = this.options.jitThreshold): void {
+    const binaryen = binaryenIfLoaded();
+    if (!binaryen) fail('enableJit needs Binaryen loaded first: await loadJit()');
+    this.vm.enableJit({ binaryen, threshold });
+  }
+
+  /**
    * Ignores the system event run() returned: the vcpus that were running go
    * on, and the caller of SYSTEM_OFF/RESET reads INTERNAL_FAILURE in x0.
    */

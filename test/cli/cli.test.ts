@@ -82,7 +82,7 @@ describe('warmboot command', () => {
     expectCleanFailure(warmboot(['-cpu', 'cortex-a8']), /-cpu 'cortex-a8' is not supported/);
     expectCleanFailure(warmboot(['-m', 'lots']), /-m 'lots': expected a size/);
     expectCleanFailure(warmboot(['-kernel']), /needs an argument/);
-    expectCleanFailure(warmboot(['--jit=fast']), /--jit=fast: expected on or off/);
+    expectCleanFailure(warmboot(['--jit=fast']), /--jit=fast: expected on, off or auto/);
     expectCleanFailure(warmboot(['--jit-threshold=0']), /--jit-threshold=0: expected a whole number/);
     expectCleanFailure(warmboot(['disk.img']), /unexpected argument 'disk.img'/);
   });
