@@ -8,7 +8,7 @@ import type { DecodedInstruction } from '../src/a64/decoder.js';
 import { decodeBitMasks } from '../src/cpu/interpreter/alu.js';
 import { SLOT_EXCL_SIZE, SLOT_IRQ_LINES, SLOT_NZCV, SLOT_PC, SLOT_PSTATE, SLOT_SP } from '../src/cpu/state-layout.js';
 import {
-  CTX_ALIGN, CTX_SP_ALIGN, HELPER_EXIT, HELPER_NEXT_PC, HELPER_NOT_RETIRED, JIT_BP, JIT_BP_ON, JIT_BUDGET, JIT_INFO,
+  CTX_SP_ALIGN, HELPER_EXIT, HELPER_NEXT_PC, JIT_BP, JIT_BP_ON, JIT_BUDGET, JIT_INFO,
   JIT_SCRATCH, JIT_TLB, JitCode, CTX_PAN,
 } from './layout.js';
 import { DTLB_ENTRIES } from '../src/cpu/vcpu.js';
@@ -26,8 +26,6 @@ export interface CodegenEnv {
   readonly flagsBase: number;
   /** The CRC32 table (256 words), then the CRC32C table. */
   readonly crcBase: number;
-  /** Byte offset of SCTLR_EL1 in a vcpu's state block. */
-  readonly sctlrOffset: number;
   /** Registers the interpreter handler of `d` for the trampoline; returns its id. */
   handlerId(d: DecodedInstruction | undefined): number;
 }
@@ -365,12 +363,11 @@ export class RegionEmitter {
    * exception entry uses goes out, and only SP comes back, on a fault.
    */
   private memoryCall(call: X, onStatus: X): X[] {
-    const { m, B } = this;
+    const { m } = this;
     const flush = m.block(null, []);
     const reload = m.block(null, []);
     this.flushes.push({ x: flush, regs: [31] });
     this.reloads.push({ x: reload, regs: [31], nzcv: false });
-    void B;
     return [flush, this.syncBudget(), m.local.set(L_ST, call), m.if(onStatus, m.block(null, [reload, this.helperExit()])), this.attention()];
   }
 
@@ -456,11 +453,11 @@ export class RegionEmitter {
     const f = d.fields;
     const s = (code: X[]): { code: X[]; ends: boolean } => ({ code, ends: false });
     switch (d.name) {
-      case 'ADDSUB_IMM': return s(this.addSub(f.sf === 1, f.op === 1, f.S === 1, f.Rd, true, f.S !== 1, f.Rn, true,
+      case 'ADDSUB_IMM': return s(this.addSub(f.sf === 1, f.op === 1, f.S === 1, f.Rd, true, f.Rn, true,
         this.c64(f.imm12 << (f.sh * 12))));
-      case 'ADDSUB_SHIFTED': return s(this.addSub(f.sf === 1, f.op === 1, f.S === 1, f.Rd, false, false, f.Rn, false,
+      case 'ADDSUB_SHIFTED': return s(this.addSub(f.sf === 1, f.op === 1, f.S === 1, f.Rd, false, f.Rn, false,
         this.shifted(f.Rm, f.sf === 1, f.shift, f.imm6)));
-      case 'ADDSUB_EXT': return s(this.addSub(f.sf === 1, f.op === 1, f.S === 1, f.Rd, true, f.S !== 1, f.Rn, true,
+      case 'ADDSUB_EXT': return s(this.addSub(f.sf === 1, f.op === 1, f.S === 1, f.Rd, true, f.Rn, true,
         this.extended(f.Rm, f.option, f.imm3)));
       case 'LOGIC_IMM': {
         const [wlo, whi] = decodeBitMasks(f.N, f.imms, f.immr, f.sf ? 64 : 32);
@@ -584,8 +581,8 @@ export class RegionEmitter {
   }
 
   /** ADD/SUB(S): Rd = Rn +/- op2. */
-  private addSub(sf: boolean, sub: boolean, S: boolean, rd: number, rdSp: boolean, _unused: boolean, rn: number, rnSp: boolean, op2: X): X[] {
-    const { m, B } = this;
+  private addSub(sf: boolean, sub: boolean, S: boolean, rd: number, rdSp: boolean, rn: number, rnSp: boolean, op2: X): X[] {
+    const { m } = this;
     const a = rnSp ? this.xsp(rn) : this.x(rn);
     const setD = (e: X): X => (rdSp && !S ? this.setXsp(rd, e) : this.setX(rd, e));
     if (!S) {
@@ -621,7 +618,6 @@ export class RegionEmitter {
       out.push(this.setNzcv(m.i32.or(m.i32.or(n, z), m.i32.or(c, v))));
       out.push(this.setX(rd, m.i64.extend_u(r())));
     }
-    void B;
     this.flags = { kind: sub ? 'sub' : 'add', sf };
     return out;
   }
@@ -764,9 +760,8 @@ export class RegionEmitter {
     const cond = this.cond(f.cond);
     const sf = f.sf === 1;
     const op2 = immediate ? this.c64(f.imm5) : this.x(f.Rm);
-    const saved = this.flags;
-    const cmp = this.addSub(sf, f.op === 1, true, 31, false, false, f.Rn, false, op2);
-    void saved;
+    const cmp = this.addSub(sf, f.op === 1, true, 31, false, f.Rn, false, op2);
+    // NZCV may come from the immediate: nothing to fuse with afterwards.
     this.flags = undefined;
     return [m.if(cond, m.block(null, cmp), this.setNzcv(this.c32(f.nzcv << 28)))];
   }
@@ -791,7 +786,7 @@ export class RegionEmitter {
   }
 
   private dp2(f: Record<string, number>): X[] {
-    const { m, B } = this;
+    const { m } = this;
     const sf = f.sf === 1;
     const A = this.t64(1), D = this.t64(2);
     if (f.opcode === 2 || f.opcode === 3) {
@@ -810,7 +805,6 @@ export class RegionEmitter {
         ? m.if(m.i32.eq(this.get32(d32), this.c32(-1)), m.i32.sub(this.c32(0), this.get32(a32)), m.i32.div_s(this.get32(a32), this.get32(d32)))
         : m.i32.div_u(this.get32(a32), this.get32(d32));
       out.push(this.setW(f.Rd, m.if(m.i32.eqz(this.get32(d32)), this.c32(0), q)));
-      void B;
       return out;
     }
     const type = f.opcode - 8;
@@ -1090,4 +1084,4 @@ export function fieldRegisters(d: DecodedInstruction | undefined): number[] {
   return [...regs];
 }
 
-export { HELPER_NOT_RETIRED };
+

@@ -24,8 +24,6 @@ export function buildDispatcher(B: Binaryen, memoryPages: number, shared: boolea
     const L_STATE = 0, L_LO = 1, L_HI = 2, L_T = 3, L_CTX = 6, L_E = 7, L_V = 8, L_CODE = 9;
     const get = (l: number): number => m.local.get(l, i32);
     const c = (v: number): number => m.i32.const(v | 0);
-    const st = get(L_STATE);
-    void st;
     const body = m.loop('next', m.block(null, [
       m.local.set(L_LO, m.i32.load(8 * SLOT_PC, 4, get(L_STATE))),
       m.local.set(L_HI, m.i32.load(8 * SLOT_PC + 4, 4, get(L_STATE))),

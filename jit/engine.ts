@@ -13,7 +13,7 @@ import { sysregSlotOf } from '../src/cpu/system-registers.js';
 import { type Binaryen, type CodegenEnv, newModule, RegionEmitter } from './codegen.js';
 import { buildDispatcher } from './dispatcher.js';
 import {
-  contextOf, CTX_IL, CTX_MMU, HASH_BYTES, HASH_ENTRY_BYTES, hashKey, HELPER_EXIT, HELPER_LEAVE, HELPER_NEXT_PC, HELPER_NOT_RETIRED,
+  contextOf, CTX_IL, HASH_BYTES, HASH_ENTRY_BYTES, hashKey, HELPER_EXIT, HELPER_LEAVE, HELPER_NEXT_PC, HELPER_NOT_RETIRED,
   JIT_BP, JIT_BP_ON, JIT_BUDGET, JIT_CTX, JIT_INFO, JIT_SCRATCH, JIT_TLB, type JitArea, JitCode,
 } from './layout.js';
 import { discoverRegion, type Region } from './region.js';
@@ -140,10 +140,9 @@ export class JitEngine {
     crc.set(CRC32C_TABLE, 256);
     this.pages = mem.buffer.byteLength / 65536;
     this.shared = typeof SharedArrayBuffer !== 'undefined' && mem.buffer instanceof SharedArrayBuffer;
-    const sctlrOffset = 8 * sysregSlotOf('SCTLR_EL1');
-    this.sctlrIndex = sctlrOffset / 4;
+    this.sctlrIndex = (8 * sysregSlotOf('SCTLR_EL1')) / 4;
     this.env = {
-      ramBase: mem.ramBase, ramSize: mem.ramSize, ramHost: mem.ramHostOffset, flagsBase: area.flagsBase, crcBase: area.crcBase, sctlrOffset,
+      ramBase: mem.ramBase, ramSize: mem.ramSize, ramHost: mem.ramHostOffset, flagsBase: area.flagsBase, crcBase: area.crcBase,
       handlerId: (d) => this.registerHandler(d),
     };
     this.table = new WebAssembly.Table({ initial: 64, element: 'anyfunc' });

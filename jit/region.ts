@@ -66,8 +66,8 @@ export function successors(last: Insn): bigint[] {
 
 /**
  * Reads the blocks of the region entered at `entryPc` (whose instruction is
- * at host offset `entryHost`). `stopAt` is a PC no block may contain (a
- * breakpoint): the block before it ends there.
+ * at host offset `entryHost`), breadth first, so the blocks nearest the hot
+ * one make it in under the limits.
  */
 export function discoverRegion(
   dv: DataView, features: ReadonlySet<Feature>, entryPc: bigint, entryHost: number, ctx: number,
