@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Machine, type MachineExit, type MachineOptions } from '../../src/machine.js';
+import { JIT_MODE, testJit } from '../jit/jit-mode.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const buildDir = path.join(repoRoot, 'test/guests/build');
@@ -66,6 +67,8 @@ export function boot(name: string, opts: BootOptions = {}): Booted {
     psciConduit: opts.psciConduit,
     gicVersion: opts.gicVersion,
     onSerialOutput: (bytes) => { out += Buffer.from(bytes).toString('latin1'); },
+    jit: JIT_MODE === 'off' ? 'off' : 'on',
+    jitThreshold: testJit?.threshold,
   };
   const machine = new Machine(options);
   if (opts.hints !== undefined) writeU64(machine, HOST_HINTS_ADDR, opts.hints);
