@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { A64_ENCODINGS, type Feature } from '../../src/a64/decode-table.js';
 import { decode, ENCODINGS, type CompiledEncoding } from '../../src/a64/decoder.js';
 import { DISASSEMBLED_ENCODINGS, disassemble } from '../../src/a64/disassembler.js';
+import { mulberry32 } from '../seeded-random.js';
 
 const OBJDUMP = 'aarch64-linux-gnu-objdump';
 const OBJDUMP_PACKAGE = 'binutils-aarch64-linux-gnu';
@@ -24,17 +25,7 @@ const WIDE_IMMEDIATE_BITS = 10;
 
 const SEED = process.env.DISASM_SEED !== undefined ? Number(process.env.DISASM_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 
-// mulberry32: small, seedable and good enough to spread fields around.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+const rng = mulberry32;
 
 const isRegisterField = (name: string): boolean => /^R[a-z]\d?$/.test(name);
 

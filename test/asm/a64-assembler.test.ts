@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AsmError, assemble, assembleOne, assembleProgram, encodeBitmaskImmediate } from './a64-assembler.js';
 import { gasAssemble, gasErrorLines, requireToolchain } from './gas-oracle.js';
+import { mulberry32 as mulberry32Uint } from '../seeded-random.js';
 
 // Deliberately not page aligned so ADRP and literal offsets exercise page crossings.
 const BASE = 0x40080ff0n;
@@ -13,14 +14,8 @@ const BASE = 0x40080ff0n;
 const SEED = Number(process.env['A64_ASM_SEED'] ?? Date.now() % 0x7fffffff);
 
 function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32Uint(seed);
+  return () => next() / 4294967296;
 }
 
 const hex = (w: number) => w.toString(16).padStart(8, '0');
