@@ -5,42 +5,13 @@
  * then continues at _start. entry_record lives in .data, not .bss, which
  * _start clears.
  */
+#include "capture-reset-state.inc"
+
     .text
     .global recorded_start
     .type recorded_start, %function
 recorded_start:
-    orr     x1, x1, x2
-    orr     x1, x1, x3
-    orr     x1, x1, x4
-    orr     x1, x1, x5
-    orr     x1, x1, x6
-    orr     x1, x1, x7
-    orr     x1, x1, x8
-    orr     x1, x1, x9
-    orr     x1, x1, x10
-    orr     x1, x1, x11
-    orr     x1, x1, x12
-    orr     x1, x1, x13
-    orr     x1, x1, x14
-    orr     x1, x1, x15
-    orr     x1, x1, x16
-    orr     x1, x1, x17
-    orr     x1, x1, x18
-    orr     x1, x1, x19
-    orr     x1, x1, x20
-    orr     x1, x1, x21
-    orr     x1, x1, x22
-    orr     x1, x1, x23
-    orr     x1, x1, x24
-    orr     x1, x1, x25
-    orr     x1, x1, x26
-    orr     x1, x1, x27
-    orr     x1, x1, x28
-    orr     x1, x1, x29
-    orr     x1, x1, x30
-    mrs     x9, nzcv
-    mov     x2, sp
-    mrs     x3, mpidr_el1
+    capture_reset_state
     adrp    x5, entry_record
     add     x5, x5, :lo12:entry_record
     stp     x0, x1, [x5, #0]

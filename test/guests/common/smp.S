@@ -8,6 +8,8 @@
     .equ STACK_SHIFT, 14            /* 16 KiB of stack per cpu */
     .equ MAX_CPUS, 8
 
+#include "capture-reset-state.inc"
+
     .text
     /*
      * Entering one instruction early would run this and corrupt the recorded
@@ -18,40 +20,7 @@
     .global secondary_entry
     .type secondary_entry, %function
 secondary_entry:
-    /* x1 collects the OR of x1-x30, which must all be zero after a reset. */
-    orr     x1, x1, x2
-    orr     x1, x1, x3
-    orr     x1, x1, x4
-    orr     x1, x1, x5
-    orr     x1, x1, x6
-    orr     x1, x1, x7
-    orr     x1, x1, x8
-    orr     x1, x1, x9
-    orr     x1, x1, x10
-    orr     x1, x1, x11
-    orr     x1, x1, x12
-    orr     x1, x1, x13
-    orr     x1, x1, x14
-    orr     x1, x1, x15
-    orr     x1, x1, x16
-    orr     x1, x1, x17
-    orr     x1, x1, x18
-    orr     x1, x1, x19
-    orr     x1, x1, x20
-    orr     x1, x1, x21
-    orr     x1, x1, x22
-    orr     x1, x1, x23
-    orr     x1, x1, x24
-    orr     x1, x1, x25
-    orr     x1, x1, x26
-    orr     x1, x1, x27
-    orr     x1, x1, x28
-    orr     x1, x1, x29
-    orr     x1, x1, x30
-    /* NZCV before any flag-setting instruction runs. */
-    mrs     x9, nzcv
-    mov     x2, sp
-    mrs     x3, mpidr_el1
+    capture_reset_state
     and     x4, x3, #0xff
     cmp     x4, #MAX_CPUS
     b.hs    park
