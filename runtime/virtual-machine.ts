@@ -45,7 +45,7 @@ export interface VmConfig {
   readonly psciVersion?: PsciVersion;
   /** Translate hot code to WebAssembly (jit/); without it, the interpreter runs everything. */
   readonly jit?: JitOptions;
-  /** The interrupt controller, as -machine gic-version= chooses it. Default 3. */
+  /** The interrupt controller, as -machine gic-version= chooses it. Default 2, as on QEMU's virt board. */
   readonly gicVersion?: 2 | 3;
   /** Deterministic time (-icount shift=N): guest time from retired instructions. Default: host time. */
   readonly icount?: IcountOptions;
@@ -173,7 +173,7 @@ export class VirtualMachine implements PsciHost {
     this.rtc = new Pl031(Date.now(), () => performance.now() - this.startTime);
     this.memory.addMmio(PL031_BASE, PL031_SIZE, this.rtc);
     const counter = (): number => this.clock.ticks();
-    this.gicVersion = cfg.gicVersion ?? 3;
+    this.gicVersion = cfg.gicVersion ?? 2;
     this.vcpus = [];
     for (let i = 0; i < cfg.cpus; i++) {
       this.vcpus.push(new Vcpu({

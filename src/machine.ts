@@ -102,7 +102,7 @@ export class Machine {
     this.options = options;
     const memory = options.memory ?? 128 * MiB;
     const cpus = options.cpus ?? 1;
-    const gicVersion = options.gicVersion ?? 3;
+    const gicVersion = options.gicVersion ?? 2;
     if (!Number.isSafeInteger(memory) || memory < 2 * MiB || memory % (64 * 1024) !== 0) {
       fail(`memory size ${memory} bytes: expected a multiple of 64 KiB, at least 2 MiB`);
     }

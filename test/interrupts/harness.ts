@@ -101,6 +101,8 @@ ${vectors}
     ramBase: 0x40000000, ramSize: 16 * 1024 * 1024, cpus: 1, cpuModel: findCpuModel('cortex-a57')!,
     onSerialOutput: (b) => { serial += Buffer.from(b).toString('latin1'); },
     jit: testJit,
+    // These probes were written against a GICv3 (ICC_* registers) unless they say otherwise.
+    gicVersion: 3,
     ...cfg,
   });
   vm.writePhysical(Number(BASE), program.bytes);
