@@ -10,7 +10,7 @@ import { SLOT_PC } from '../src/cpu/state-layout.js';
 import { sysregSlotOf } from '../src/cpu/system-registers.js';
 import {
   GICV3_REDIST_FRAME_SIZE, VIRT_GIC_CPU_BASE, VIRT_GIC_CPU_SIZE, VIRT_GIC_DIST_BASE, VIRT_GIC_DIST_SIZE,
-  VIRT_GIC_REDIST_BASE, VIRT_RTC_INTID, VIRT_UART_INTID,
+  VIRT_GIC_REDIST_BASE, VIRT_RTC_BASE, VIRT_RTC_INTID, VIRT_RTC_SIZE, VIRT_UART_BASE, VIRT_UART_INTID, VIRT_UART_SIZE,
 } from '../src/board/virt-memory-map.js';
 import { GenericTimer } from '../src/devices/generic-timer.js';
 import { GicV2 } from '../src/devices/gicv2.js';
@@ -23,10 +23,6 @@ import { GuestClock, type IcountOptions } from './guest-clock.js';
 import { GuestMemory } from './guest-memory.js';
 import { handlePsciCall, PSCI_RET_INTERNAL_FAILURE, type PsciHost, type PsciVersion, SystemEventType } from './psci.js';
 
-export const PL011_BASE = 0x09000000;
-export const PL011_SIZE = 0x1000;
-export const PL031_BASE = 0x09010000;
-export const PL031_SIZE = 0x1000;
 
 export interface VmConfig {
   readonly ramBase: number;
@@ -168,10 +164,10 @@ export class VirtualMachine implements PsciHost {
       this.serialOut.push(b);
       if (this.serialOut.length >= 4096) this.flushSerial();
     });
-    this.memory.addMmio(PL011_BASE, PL011_SIZE, this.uart);
+    this.memory.addMmio(VIRT_UART_BASE, VIRT_UART_SIZE, this.uart);
     // Wall-clock time at creation, then the machine's own clock, as the timer's.
     this.rtc = new Pl031(Date.now(), () => performance.now() - this.startTime);
-    this.memory.addMmio(PL031_BASE, PL031_SIZE, this.rtc);
+    this.memory.addMmio(VIRT_RTC_BASE, VIRT_RTC_SIZE, this.rtc);
     const counter = (): number => this.clock.ticks();
     this.gicVersion = cfg.gicVersion ?? 2;
     this.vcpus = [];

@@ -300,7 +300,7 @@ export function buildCas(f: Fields): Handler {
     const off = c.translateAtomic(out.lo, out.hi, size, true, true);
     hostRead(c, off, size);
     const olo = out.lo, ohi = out.hi;
-    const cmpLo = size === 8 ? r[s] : size === 4 ? r[s] : r[s] & (size === 1 ? 0xff : 0xffff);
+    const cmpLo = size >= 4 ? r[s] : r[s] & (size === 1 ? 0xff : 0xffff);
     const cmpHi = size === 8 ? r[s + 1] : 0;
     if (olo === cmpLo && ohi === cmpHi) hostWrite(c, off, size, r[t], r[t + 1]);
     r[sw] = olo; r[sw + 1] = ohi;
