@@ -1,9 +1,12 @@
 // warmboot's benchmarks: tinybench micro-benchmarks of the decoder and the
 // interpreter's dispatch, guest MIPS on a few CPU-bound loops, and whole
-// guests timed against qemu-system-aarch64 (TCG) in the same run.
-// Run with `npm run bench`. Figures go to stdout and bench/out/latest.json.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+// guests and real guests' boots (U-Boot; Linux when WARMBOOT_LINUX_IMAGE
+// names a kernel) timed against qemu-system-aarch64 (TCG) in the same run.
+// Run with `npm run bench`, or `node dist/bench/run-benchmarks.js --only=boot`
+// (any of micro, mips, compile, guests, uboot, linux, boot). Figures go to
+// stdout and bench/out/latest.json.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -247,28 +250,339 @@ function wholeGuests(): { name: string; warmbootMs: number; qemuMs: number; rati
   return results;
 }
 
-async function main(): Promise<void> {
-  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} x${cpus().length}, Node ${process.version}`;
-  console.log(`warmboot benchmarks on ${machine}\n`);
-  console.log('Micro-benchmarks (tinybench):');
-  const micro = await microBenchmarks();
-  console.log('\nGuest MIPS per tier (interpreter: 20M instructions, JIT: 200M, after a warm-up):');
-  const mips: Record<string, number> = {};
-  const binaryen = await loadBinaryen();
-  for (const loop of LOOPS) {
-    const interp = measureMips(loop, 20_000_000);
-    const jit = measureMips(loop, 200_000_000, { binaryen });
-    mips[loop.name] = interp;
-    mips[`${loop.name}, JIT`] = jit;
-    console.log(`  ${loop.name}: interpreter ${interp.toFixed(1)} MIPS, JIT ${jit.toFixed(0)} MIPS (${(jit / interp).toFixed(1)}x)`);
+/** What a warmboot run's --stats says about where its time went. */
+interface RunStats {
+  instructions: number;
+  interpreted: number;
+  compiled: number;
+  /** From the machine's creation to its exit, so without Node's start-up and the CLI's set-up. */
+  inProcessMs: number;
+  compileMs?: number;
+  /** The compile ran in the JIT's worker, beside the guest rather than in its way. */
+  compileInWorker?: boolean;
+  guestInstructionsTranslated?: number;
+  binaryenLoadMs?: number;
+  compiledCodeMs?: number;
+}
+
+/**
+ * Reads the --stats lines src/cli.ts prints. Fields it cannot find stay out
+ * rather than failing the benchmark: the format is meant for people and may
+ * change under us.
+ */
+function parseStats(stderr: string): RunStats | undefined {
+  const head = /warmboot stats: (\d+) guest instructions in (\d+) ms/.exec(stderr);
+  if (!head) return undefined;
+  const instructions = Number(head[1]);
+  const tiers = /jit: (\d+) instructions in compiled code, (\d+) interpreted/.exec(stderr);
+  // No JIT lines means --jit=off: the interpreter ran everything.
+  const stats: RunStats = {
+    instructions,
+    interpreted: tiers ? Number(tiers[2]) : instructions,
+    compiled: tiers ? Number(tiers[1]) : 0,
+    inProcessMs: Number(head[2]),
+  };
+  const translated = /jit: \d+ regions, \d+ blocks, (\d+) guest instructions/.exec(stderr);
+  if (translated) stats.guestInstructionsTranslated = Number(translated[1]);
+  const compile = /compile (\d+) ms \([^)]*\)( in the compile worker)?/.exec(stderr);
+  if (compile) {
+    stats.compileMs = Number(compile[1]);
+    stats.compileInWorker = compile[2] !== undefined;
   }
-  console.log('\nJIT compile cost (random programs translated at first execution):');
-  const compile = await compileCost();
-  console.log(`  ${compile.usPerInstruction.toFixed(1)} us per guest instruction translated (wall; ${compile.cpuUsPerInstruction.toFixed(1)} us CPU for the whole run per instruction); Binaryen load ${compile.binaryenLoadMs.toFixed(0)} ms`);
-  console.log('\nWhole guests against QEMU TCG (same machine, same run):');
-  const guests = wholeGuests();
-  mkdirSync(resolve(root, 'bench/out'), { recursive: true });
-  writeFileSync(resolve(root, 'bench/out/latest.json'), JSON.stringify({ machine, date: new Date().toISOString(), micro, mips, compile, guests }, null, 2));
+  const load = /Binaryen load (\d+) ms/.exec(stderr);
+  if (load) stats.binaryenLoadMs = Number(load[1]);
+  const inCode = /time in compiled code (\d+) ms/.exec(stderr);
+  if (inCode) stats.compiledCodeMs = Number(inCode[1]);
+  return stats;
+}
+
+function describeStats(s: RunStats): string {
+  const pct = (n: number): string => `${((100 * n) / Math.max(1, s.instructions)).toFixed(0)}%`;
+  const parts = [`${(s.instructions / 1e6).toFixed(0)} M instructions, ${pct(s.interpreted)} interpreted`];
+  if (s.compileMs !== undefined) {
+    parts.push(`compile ${s.compileMs} ms${s.compileInWorker ? ' (worker)' : ''} for ${((s.guestInstructionsTranslated ?? 0) / 1000).toFixed(0)} k instructions`);
+  }
+  if (s.binaryenLoadMs !== undefined) parts.push(`Binaryen load ${s.binaryenLoadMs} ms`);
+  if (s.compiledCodeMs !== undefined) parts.push(`in compiled code ${s.compiledCodeMs} ms`);
+  parts.push(`machine run ${s.inProcessMs} ms`);
+  return parts.join(', ');
+}
+
+/** A console exchange: once `when` has appeared (after the previous one's), type `send`. */
+interface Exchange {
+  when: string;
+  send: string;
+}
+
+interface Session {
+  ms: number;
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command to its exit, answering its console as `script` says, and
+ * times the whole process. The reply goes out from the 'data' handler, so
+ * what the measurement adds is the pipe's latency, the same for both
+ * emulators.
+ */
+function session(cmd: string, args: string[], script: Exchange[], timeoutMs: number): Promise<Session> {
+  return new Promise((done, fail) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let step = 0;
+    let from = 0;
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.setEncoding('latin1');
+    child.stderr.setEncoding('latin1');
+    child.stdout.on('data', (d: string) => {
+      stdout += d;
+      while (step < script.length) {
+        const at = stdout.indexOf(script[step].when, from);
+        if (at < 0) break;
+        from = at + script[step].when.length;
+        child.stdin.write(script[step].send);
+        step++;
+      }
+    });
+    child.stderr.on('data', (d: string) => { stderr += d; });
+    // A guest that exits before reading its input closes the pipe under us.
+    child.stdin.on('error', () => undefined);
+    child.on('error', (e) => { clearTimeout(timer); fail(e); });
+    child.on('close', (status) => {
+      const ms = performance.now() - t0;
+      clearTimeout(timer);
+      done({ ms, status, stdout, stderr });
+    });
+  });
+}
+
+interface BootResult {
+  name: string;
+  warmbootMs: number;
+  qemuMs: number;
+  ratio: number;
+  runs: number;
+  qemuRuns: number;
+  /** --stats of the run whose time is reported. */
+  stats?: RunStats;
+}
+
+interface BootSpec {
+  guest: string;
+  args: string[];
+  script: Exchange[];
+  /** What every run's console must show, so that a run that went wrong fast cannot pass as a fast boot. */
+  expect: RegExp;
+  qemuRuns: number;
+  /** Repetitions per warmboot tier, by its flag. */
+  tierRuns: Record<string, number>;
+  timeoutMs: number;
+}
+
+const BOOT_TIERS: [string, string][] = [['interpreter', '--jit=off'], ['JIT', '--jit=on'], ['default', '--jit=auto']];
+
+/**
+ * Best of N whole-process boots per emulator. Runs are interleaved (QEMU,
+ * then each tier, then again) so that load from other work on a shared
+ * machine falls on all of them rather than on whichever ran during it.
+ */
+async function timeBoot(spec: BootSpec): Promise<BootResult[]> {
+  const cli = resolve(root, 'dist/src/cli.js');
+  const check = (who: string, s: Session): void => {
+    if (s.status !== 0 || !spec.expect.test(s.stdout)) {
+      throw new Error(`${spec.guest} under ${who}: status ${s.status}, ${spec.expect} ${spec.expect.test(s.stdout) ? 'seen' : 'not seen'}\n` +
+        `--- console tail ---\n${s.stdout.slice(-1500)}\n--- stderr ---\n${s.stderr.slice(-1500)}`);
+    }
+  };
+  let qemuMs = Infinity;
+  const best: Record<string, { ms: number; stats?: RunStats }> = {};
+  const rounds = Math.max(spec.qemuRuns, ...Object.values(spec.tierRuns));
+  for (let k = 0; k < rounds; k++) {
+    if (k < spec.qemuRuns) {
+      const q = await session('qemu-system-aarch64', spec.args, spec.script, spec.timeoutMs);
+      check('qemu-system-aarch64', q);
+      qemuMs = Math.min(qemuMs, q.ms);
+    }
+    for (const [, flag] of BOOT_TIERS) {
+      if (k >= (spec.tierRuns[flag] ?? 0)) continue;
+      const w = await session(process.execPath, [cli, ...spec.args, flag, '--stats'], spec.script, spec.timeoutMs);
+      check(`warmboot ${flag}`, w);
+      if (w.ms < (best[flag]?.ms ?? Infinity)) best[flag] = { ms: w.ms, stats: parseStats(w.stderr) };
+    }
+  }
+  const results: BootResult[] = [];
+  for (const [tier, flag] of BOOT_TIERS) {
+    const b = best[flag];
+    if (!b) continue;
+    const runs = spec.tierRuns[flag];
+    const r: BootResult = { name: `${spec.guest}, ${tier} (${flag})`, warmbootMs: b.ms, qemuMs, ratio: b.ms / qemuMs, runs, qemuRuns: spec.qemuRuns, stats: b.stats };
+    results.push(r);
+    console.log(`  ${r.name}: warmboot ${b.ms.toFixed(0)} ms${runs > 1 ? ` (best of ${runs})` : ' (1 run)'}, ` +
+      `qemu-system-aarch64 ${qemuMs.toFixed(0)} ms (best of ${spec.qemuRuns}), ratio ${r.ratio.toFixed(1)}`);
+    if (b.stats) console.log(`    ${describeStats(b.stats)}`);
+    else console.log('    (no --stats output found on stderr)');
+  }
+  return results;
+}
+
+function qemuPresent(): boolean {
+  if (spawnSync('qemu-system-aarch64', ['--version']).status === 0) return true;
+  console.log('  (skipped: qemu-system-aarch64 not found; install qemu-system-arm)');
+  return false;
+}
+
+const UBOOT = '/usr/lib/u-boot/qemu_arm64/u-boot.bin';
+
+/**
+ * U-Boot from flash to its prompt and off again, driven on its console as
+ * test/uboot does: stop the autoboot countdown, then type poweroff. The
+ * countdown is stopped as soon as it is printed, so its seconds of waiting
+ * are not in the figure.
+ */
+async function ubootBoot(): Promise<BootResult[]> {
+  if (!existsSync(UBOOT)) {
+    console.log(`  (skipped: ${UBOOT} missing; apt-get install u-boot-qemu, as .ci/run does)`);
+    return [];
+  }
+  if (!qemuPresent()) return [];
+  return timeBoot({
+    guest: 'U-Boot to poweroff',
+    args: ['-M', 'virt', '-cpu', 'cortex-a57', '-m', '128M', '-nographic', '-bios', UBOOT, '-no-reboot'],
+    script: [{ when: 'Hit any key to stop autoboot', send: '\n' }, { when: '=> ', send: 'poweroff\n' }],
+    expect: /U-Boot 20\d\d\.\d\d[\s\S]*=> /,
+    qemuRuns: 3,
+    tierRuns: { '--jit=off': 3, '--jit=on': 3, '--jit=auto': 3 },
+    timeoutMs: 120_000,
+  });
+}
+
+/** The arm64 Image header's magic, "ARMd" at offset 0x38: a compressed vmlinuz would not boot with -kernel on either emulator. */
+function isArm64Image(path: string): boolean {
+  const magic = Buffer.alloc(4);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    return readSync(fd, magic, 0, 4, 0x38) === 4 && magic.toString('latin1') === 'ARMd';
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Debian's arm64 cloud kernel booted to its panic for want of a root file
+ * system: the whole of a kernel's start-up (MMU, per-cpu set-up, initcalls,
+ * drivers) with no userland, ending by itself under panic=-1 -no-reboot.
+ * Too big to commit, so it is used only when WARMBOOT_LINUX_IMAGE names it.
+ */
+async function linuxBoot(): Promise<BootResult[]> {
+  const image = process.env.WARMBOOT_LINUX_IMAGE;
+  if (!image) {
+    console.log('  (skipped: set WARMBOOT_LINUX_IMAGE to an uncompressed arm64 Image; bench/fetch-linux-kernel.sh fetches\n' +
+      '   Debian\'s cloud kernel into bench/out/linux/Image)');
+    return [];
+  }
+  if (!isArm64Image(image)) {
+    console.log(`  (skipped: ${image} is not an uncompressed arm64 Image: no "ARMd" at offset 0x38)`);
+    return [];
+  }
+  if (!qemuPresent()) return [];
+  // The interpreter alone takes about half a minute here, so one run of it;
+  // the JIT tiers twice.
+  console.log('  (QEMU best of 3, --jit=off 1 run, --jit=on and --jit=auto best of 2)');
+  return timeBoot({
+    guest: 'Linux to the root-fs panic',
+    args: ['-M', 'virt', '-cpu', 'cortex-a57', '-m', '512M', '-nographic', '-kernel', image,
+      '-append', 'console=ttyAMA0 earlycon=pl011,0x09000000 panic=-1', '-no-reboot'],
+    script: [],
+    expect: /VFS: Unable to mount root fs/,
+    qemuRuns: 3,
+    tierRuns: { '--jit=off': 1, '--jit=on': 2, '--jit=auto': 2 },
+    timeoutMs: 600_000,
+  });
+}
+
+const SECTIONS = ['micro', 'mips', 'compile', 'guests', 'uboot', 'linux'] as const;
+type Section = (typeof SECTIONS)[number];
+const ALIASES: Record<string, Section[]> = { boot: ['uboot', 'linux'] };
+
+/** `--only=a,b`: the sections to run, all of them without it. */
+function selectedSections(argv: string[]): Set<Section> {
+  const only = argv.find((a) => a.startsWith('--only='));
+  if (!only) return new Set(SECTIONS);
+  const chosen = new Set<Section>();
+  for (const name of only.slice('--only='.length).split(',').filter(Boolean)) {
+    if (ALIASES[name]) ALIASES[name].forEach((s) => chosen.add(s));
+    else if ((SECTIONS as readonly string[]).includes(name)) chosen.add(name as Section);
+    else throw new Error(`--only: unknown section '${name}' (known: ${[...SECTIONS, ...Object.keys(ALIASES)].join(', ')})`);
+  }
+  return chosen;
+}
+
+async function main(): Promise<void> {
+  const sections = selectedSections(process.argv.slice(2));
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} x${cpus().length}, Node ${process.version}`;
+  const date = new Date().toISOString();
+  console.log(`warmboot benchmarks on ${machine}\n`);
+  const results: Record<string, unknown> = {};
+  if (sections.has('micro')) {
+    console.log('Micro-benchmarks (tinybench):');
+    results.micro = await microBenchmarks();
+  }
+  if (sections.has('mips')) {
+    console.log('\nGuest MIPS per tier (interpreter: 20M instructions, JIT: 200M, after a warm-up):');
+    const mips: Record<string, number> = {};
+    const binaryen = await loadBinaryen();
+    for (const loop of LOOPS) {
+      const interp = measureMips(loop, 20_000_000);
+      const jit = measureMips(loop, 200_000_000, { binaryen });
+      mips[loop.name] = interp;
+      mips[`${loop.name}, JIT`] = jit;
+      console.log(`  ${loop.name}: interpreter ${interp.toFixed(1)} MIPS, JIT ${jit.toFixed(0)} MIPS (${(jit / interp).toFixed(1)}x)`);
+    }
+    results.mips = mips;
+  }
+  if (sections.has('compile')) {
+    console.log('\nJIT compile cost (random programs translated at first execution):');
+    const compile = await compileCost();
+    console.log(`  ${compile.usPerInstruction.toFixed(1)} us per guest instruction translated (wall; ${compile.cpuUsPerInstruction.toFixed(1)} us CPU for the whole run per instruction); Binaryen load ${compile.binaryenLoadMs.toFixed(0)} ms`);
+    results.compile = compile;
+  }
+  if (sections.has('guests')) {
+    console.log('\nWhole guests against QEMU TCG (same machine, same run):');
+    results.guests = wholeGuests();
+  }
+  if (sections.has('uboot')) {
+    console.log('\nU-Boot boot to its prompt and poweroff, whole process, against QEMU TCG (warmboot with --stats):');
+    results.uboot = await ubootBoot();
+  }
+  if (sections.has('linux')) {
+    console.log('\nLinux boot to its root-fs panic, whole process, against QEMU TCG (warmboot with --stats):');
+    results.linux = await linuxBoot();
+  }
+  const file = resolve(root, 'bench/out/latest.json');
+  mkdirSync(dirname(file), { recursive: true });
+  // A partial run (--only) replaces its own sections and keeps the others'
+  // last figures; `measured` says which run each section came from.
+  let previous: Record<string, unknown> = {};
+  if (sections.size < SECTIONS.length && existsSync(file)) {
+    try {
+      previous = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch {
+      previous = {};
+    }
+  }
+  const measured: Record<string, string> = { ...(previous.measured as Record<string, string> | undefined) };
+  if (!previous.measured && typeof previous.date === 'string') {
+    for (const s of SECTIONS) if (s in previous) measured[s] = previous.date;
+  }
+  for (const s of Object.keys(results)) measured[s] = date;
+  writeFileSync(file, JSON.stringify({ ...previous, machine, date, ...results, measured }, null, 2));
 }
 
 await main();

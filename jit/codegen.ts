@@ -26,8 +26,6 @@ export interface CodegenEnv {
   readonly flagsBase: number;
   /** The CRC32 table (256 words), then the CRC32C table. */
   readonly crcBase: number;
-  /** Registers the interpreter handler of `d` for the trampoline; returns its id. */
-  handlerId(d: DecodedInstruction | undefined): number;
 }
 
 const PC = 8 * SLOT_PC;
@@ -128,14 +126,22 @@ export class RegionEmitter {
   private readonly index = new Map<bigint, number>();
   private flags: FlagSource = undefined;
   private cur!: Cur;
-  /** How many instructions went through the trampoline (for stats), and their handler ids. */
+  /** How many instructions went through the trampoline (for stats). */
   trampolined = 0;
-  readonly handlerIds: number[] = [];
 
   /** Blocks that start right after a BL/BLR of the region: where its RETs usually go. */
   private readonly returnPoints: number[] = [];
 
-  constructor(private readonly B: Binaryen, private readonly m: Module, private readonly env: CodegenEnv, private readonly region: Region) {
+  /**
+   * `trampolines` is shared by the regions of one module: the word of each
+   * instruction that runs the interpreter's handler, at the index its
+   * trampoline call passes. Whoever instantiates the module builds the
+   * handlers from it, so code can be generated away from the vcpus.
+   */
+  constructor(
+    private readonly B: Binaryen, private readonly m: Module, private readonly env: CodegenEnv,
+    private readonly region: Region, private readonly trampolines: number[],
+  ) {
     region.blocks.forEach((b, i) => this.index.set(b.pc, i));
     for (const b of region.blocks) {
       const last = b.insns[b.insns.length - 1];
@@ -433,14 +439,14 @@ export class RegionEmitter {
       const code = this.emitKnown(d);
       if (code !== undefined) return code;
     }
-    return { code: this.trampoline(d), ends: false };
+    return { code: this.trampoline(insn), ends: false };
   }
 
-  private trampoline(d: DecodedInstruction | undefined): X[] {
+  private trampoline(insn: Insn): X[] {
     const { m, B } = this;
+    const d = insn.d;
     this.trampolined++;
-    const id = this.env.handlerId(d);
-    this.handlerIds.push(id);
+    const id = this.trampolines.push(insn.word) - 1;
     const [pl, ph] = this.pcArgs();
     return [
       ...this.callOut(m.call('tramp', [this.c32(id), pl, ph], B.i32), fieldRegisters(d)),

@@ -2,7 +2,8 @@
 // interpreter, region compilation in batches (one Wasm module per batch), the
 // dispatch table in shared memory, the helpers generated code calls out to,
 // and invalidation when the code-page index drops a page.
-import type { DecodedInstruction } from '../src/a64/decoder.js';
+import { decode } from '../src/a64/decoder.js';
+import type { Feature } from '../src/a64/decode-table.js';
 import { CODE_PAGE_BYTES, type CodePageIndex, type Handler, type InvalidationCause } from '../src/cpu/code-pages.js';
 import { execute, type BlockStartHook } from '../src/cpu/interpreter/execute.js';
 import { buildHandler } from '../src/cpu/interpreter/handler-table.js';
@@ -10,7 +11,10 @@ import { CRC32_TABLE, CRC32C_TABLE } from '../src/cpu/interpreter/alu.js';
 import { SLOT_PC, SLOT_PSTATE } from '../src/cpu/state-layout.js';
 import { GUEST_FAULT, type Vcpu, VcpuExit } from '../src/cpu/vcpu.js';
 import { sysregSlotOf } from '../src/cpu/system-registers.js';
-import { type Binaryen, type CodegenEnv, newModule, RegionEmitter } from './codegen.js';
+import type { Binaryen } from './codegen.js';
+import { binaryenLoadMs } from './binaryen.js';
+import { compileRegions, type ModuleTarget, regionWords } from './batch-compiler.js';
+import { backgroundCompiler, type BackgroundCompiler, type CompileClient, type CompileReply } from './background-compiler.js';
 import { buildDispatcher } from './dispatcher.js';
 import {
   contextOf, CTX_IL, HASH_BYTES, HASH_ENTRY_BYTES, hashKey, HELPER_EXIT, HELPER_LEAVE, HELPER_NEXT_PC, HELPER_NOT_RETIRED,
@@ -19,11 +23,24 @@ import {
 import { discoverRegion, type Region } from './region.js';
 
 export interface JitOptions {
-  readonly binaryen: Binaryen;
+  /**
+   * Compile on the vcpus' thread with this Binaryen (loadBinaryen() first):
+   * a block is translated the moment it gets hot. Without it, regions are
+   * compiled in the process's compile worker (jit/background-compiler.ts)
+   * while the interpreter goes on, and compiled code takes over when it
+   * arrives; that needs worker threads.
+   */
+  readonly binaryen?: Binaryen;
   /** Executions of a block start before its region is compiled; 1 = at first execution. */
   readonly threshold?: number;
   /** Live regions before the whole translation cache is flushed (default 4096). */
   readonly maxRegions?: number;
+  /**
+   * Compiling in the worker: instructions a vcpu runs before the first hot
+   * regions are sent (default WORKER_START_INSTRUCTIONS). The worker loads
+   * Binaryen when it gets its first request, about 0.4 s of a core's time.
+   */
+  readonly workerAfter?: number;
 }
 
 /** What the memory the JIT works in must offer (runtime/guest-memory.ts). */
@@ -45,7 +62,14 @@ export interface JitStats {
   guestInstructionsTranslated: number;
   trampolinedInstructions: number;
   modulesCompiled: number;
+  /** Building, emitting and compiling modules, on whichever thread did it. */
   compileMs: number;
+  /** True when a worker compiles (compileMs is then spent off the vcpus' thread). */
+  backgroundCompile: boolean;
+  /** Regions asked of the worker and not yet installed. */
+  regionsInFlight: number;
+  /** Loading Binaryen, on whichever thread did it (0 until it has loaded). */
+  binaryenLoadMs: number;
   compiledCodeMs: number;
   /** Returns from the dispatcher to TypeScript, by why. */
   exits: { vcpuExit: number; interpret: number; miss: number };
@@ -54,6 +78,13 @@ export interface JitStats {
   evictions: number;
   liveRegions: number;
 }
+
+/**
+ * About 50 ms of interpreting: a guest done by then (a test program, a
+ * firmware that prints and powers off) would finish before Binaryen loaded,
+ * so it never pays for it.
+ */
+export const WORKER_START_INSTRUCTIONS = 2_000_000;
 
 /** Default hotness threshold, tuned with bench/run-benchmarks.ts. */
 export const DEFAULT_THRESHOLD = 1000;
@@ -81,25 +112,43 @@ interface LiveRegion {
   readonly hostPage: number;
   /** [pcLo, pcHi, ctx, value] per block. */
   readonly keys: number[];
-  readonly handlerIds: number[];
 }
+
+/** A region asked of the compile worker; dropped if its page is invalidated before the reply. */
+interface InFlight {
+  readonly region: Region;
+  readonly key: string;
+}
+
+/** Calls between looks at the compile worker's reply counter while the interpreter runs. */
+const POLL_INTERVAL = 256;
 
 export class JitEngine {
   readonly stats: JitStats = {
     instructionsInterpreted: 0, instructionsCompiled: 0, regionsCompiled: 0, blocksCompiled: 0,
     guestInstructionsTranslated: 0, trampolinedInstructions: 0, modulesCompiled: 0, compileMs: 0, compiledCodeMs: 0,
+    backgroundCompile: false, regionsInFlight: 0, binaryenLoadMs: 0,
     exits: { vcpuExit: 0, interpret: 0, miss: 0 }, regionsInvalidated: 0, evictions: 0, liveRegions: 0,
   };
   readonly threshold: number;
   private readonly maxRegions: number;
-  private readonly B: Binaryen;
+  private readonly workerAfter: number;
+  /** Binaryen on this thread, or the worker that compiles instead. */
+  private readonly B: Binaryen | undefined;
+  private readonly bg: BackgroundCompiler | undefined;
+  private readonly owner: number = 0;
+  private readonly inflight = new Map<number, InFlight>();
+  private nextTicket = 1;
+  private pollTick = 0;
+  private target: ModuleTarget | undefined;
   private readonly mem: JitMemory;
   private readonly codePages: CodePageIndex;
   private readonly table: WebAssembly.Table;
-  private readonly dispatch: (state: number) => number;
+  /** The dispatcher; until the worker has delivered it, everything is interpreted. */
+  private dispatch: ((state: number) => number) | undefined;
   private readonly hash: Int32Array;
   private readonly hashBase: number;
-  private readonly env: CodegenEnv;
+  private readonly area: JitArea;
   private readonly pages: number;
   private readonly shared: boolean;
   private readonly sctlrIndex: number;
@@ -110,8 +159,6 @@ export class JitEngine {
   private readonly byPage = new Map<number, Set<number>>();
   private readonly freeSlots: number[] = [];
   private nextSlot = 1;
-  private readonly handlers: (Handler | undefined)[] = [];
-  private readonly freeHandlers: number[] = [];
   private pending: Region[] = [];
   private readonly pendingKeys = new Set<string>();
   private pendingSince = 0;
@@ -121,18 +168,25 @@ export class JitEngine {
   private hookStopped = false;
   /** The budget the running dispatch started with: helpers count what compiled code retired since. */
   private dispatchBudget = 0;
-  private readonly imports: Record<string, unknown>;
+  private readonly helpers: Record<string, unknown>;
+  private readonly client: CompileClient | undefined;
+  /** The dispatcher has been asked of the worker (with the first hot region: an idle guest never loads Binaryen). */
+  private dispatcherAsked = false;
   readonly hook: BlockStartHook;
 
   constructor(opts: JitOptions, mem: JitMemory, codePages: CodePageIndex, area: JitArea) {
     this.B = opts.binaryen;
+    this.bg = this.B ? undefined : backgroundCompiler();
+    if (!this.B && !this.bg) throw new Error('jit: no Binaryen given and no worker threads to compile in');
     this.threshold = Math.max(1, Math.floor(opts.threshold ?? DEFAULT_THRESHOLD));
     this.maxRegions = Math.max(1, opts.maxRegions ?? MAX_LIVE_REGIONS);
+    this.workerAfter = opts.workerAfter ?? WORKER_START_INSTRUCTIONS;
     this.mem = mem;
     this.codePages = codePages;
     if (mem.reservedBytes === 0 || codePages.flags.byteOffset !== area.flagsBase) {
       throw new Error('jit: the machine was not laid out for the JIT (code-page flags must live in the reserved area)');
     }
+    this.area = area;
     this.hashBase = area.hashBase;
     this.hash = new Int32Array(mem.buffer, area.hashBase, HASH_BYTES / 4);
     const crc = new Int32Array(mem.buffer, area.crcBase, 512);
@@ -141,24 +195,22 @@ export class JitEngine {
     this.pages = mem.buffer.byteLength / 65536;
     this.shared = typeof SharedArrayBuffer !== 'undefined' && mem.buffer instanceof SharedArrayBuffer;
     this.sctlrIndex = (8 * sysregSlotOf('SCTLR_EL1')) / 4;
-    this.env = {
-      ramBase: mem.ramBase, ramSize: mem.ramSize, ramHost: mem.ramHostOffset, flagsBase: area.flagsBase, crcBase: area.crcBase,
-      handlerId: (d) => this.registerHandler(d),
-    };
     this.table = new WebAssembly.Table({ initial: 64, element: 'anyfunc' });
-    const bin = buildDispatcher(this.B, this.pages, this.shared, this.hashBase);
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bin as Uint8Array<ArrayBuffer>), { env: { memory: mem.memory, table: this.table } });
-    this.dispatch = inst.exports.dispatch as (state: number) => number;
-    this.imports = {
-      env: {
-        memory: mem.memory,
-        tramp: (id: number, pcLo: number, pcHi: number) => this.tramp(id, pcLo, pcHi),
-        ld: (size: number, aLo: number, aHi: number, pcLo: number, pcHi: number) => this.load(size, aLo, aHi, pcLo, pcHi),
-        st: (size: number, aLo: number, aHi: number, vLo: number, vHi: number, pcLo: number, pcHi: number) =>
-          this.store(size, aLo, aHi, vLo, vHi, pcLo, pcHi),
-        spchk: (pcLo: number, pcHi: number) => this.spCheck(pcLo, pcHi),
-      },
+    this.helpers = {
+      memory: mem.memory,
+      ld: (size: number, aLo: number, aHi: number, pcLo: number, pcHi: number) => this.load(size, aLo, aHi, pcLo, pcHi),
+      st: (size: number, aLo: number, aHi: number, vLo: number, vHi: number, pcLo: number, pcHi: number) =>
+        this.store(size, aLo, aHi, vLo, vHi, pcLo, pcHi),
+      spchk: (pcLo: number, pcHi: number) => this.spCheck(pcLo, pcHi),
     };
+    if (this.B) {
+      this.stats.binaryenLoadMs = binaryenLoadMs;
+      this.installDispatcher(new WebAssembly.Module(buildDispatcher(this.B, this.pages, this.shared, this.hashBase) as Uint8Array<ArrayBuffer>));
+    } else {
+      this.stats.backgroundCompile = true;
+      this.client = { receive: (reply) => this.receive(reply) };
+      this.owner = this.bg!.newOwner();
+    }
     codePages.onInvalidate = (page, cause) => this.invalidate(page, cause);
     this.hook = (c, host) => this.blockStart(c, host);
   }
@@ -183,6 +235,15 @@ export class JitEngine {
     this.syncContext(c);
     let idleRounds = 0;
     while (remaining > 0) {
+      if (this.bg) this.bg.poll();
+      if (this.dispatch === undefined) {
+        // The worker has not delivered the dispatcher yet: interpret, counting hotness.
+        const before = c.retired;
+        const exit = this.interpret(c, remaining, this.hook);
+        remaining -= c.retired - before;
+        if (exit !== VcpuExit.BudgetExhausted) return exit;
+        continue;
+      }
       r[I_BUDGET] = remaining;
       this.dispatchBudget = remaining;
       this.syncContext(c);
@@ -245,13 +306,17 @@ export class JitEngine {
     if ((ctx & CTX_IL) !== 0) return false;
     const hostPage = host - (host & (CODE_PAGE_BYTES - 1));
     const e = hashKey(pcLo, pcHi, ctx) * E;
-    const h = this.hash;
-    if (h[e] === pcLo && h[e + 1] === pcHi && h[e + 2] === ctx && h[e + 3] !== 0 && h[e + 4] === hostPage) return this.stop();
+    if (this.dispatch !== undefined && this.isCompiled(pcLo, pcHi, ctx, hostPage, e)) return this.stop();
     const ci = (host >>> 2) & ((1 << COUNTER_BITS) - 1);
     const n = this.counters[ci] + 1;
     if (n < this.threshold) {
       this.counters[ci] = n;
       if (this.pending.length > 0 && c.retired - this.pendingSince > BATCH_WAIT_INSTRUCTIONS) this.flushPending();
+      else if (this.inflight.size > 0 && ++this.pollTick >= POLL_INTERVAL) {
+        this.pollTick = 0;
+        this.bg!.poll();
+        if (this.dispatch !== undefined && this.isCompiled(pcLo, pcHi, ctx, hostPage, e)) return this.stop();
+      }
       return false;
     }
     this.counters[ci] = 0;
@@ -259,7 +324,7 @@ export class JitEngine {
     const v = this.blocks.get(key);
     if (v !== undefined) {
       this.insertHash(pcLo, pcHi, ctx, v, hostPage);
-      return this.stop();
+      if (this.dispatch !== undefined) return this.stop();
     }
     if (!this.pendingKeys.has(key)) {
       const pc = (BigInt(pcHi >>> 0) << 32n) | BigInt(pcLo >>> 0);
@@ -270,11 +335,17 @@ export class JitEngine {
       this.pending.push(region);
       this.pendingKeys.add(key);
     }
-    if (this.threshold === 1 || this.pending.length >= BATCH_REGIONS) {
+    if (this.threshold === 1 || this.pending.length >= BATCH_REGIONS || this.bg) {
       this.flushPending();
-      if (this.blocks.has(key)) return this.stop();
+      if (this.dispatch !== undefined && this.blocks.has(key)) return this.stop();
     }
     return false;
+  }
+
+  /** The dispatch table holds this block (entry `e` of its hash). */
+  private isCompiled(pcLo: number, pcHi: number, ctx: number, hostPage: number, e: number): boolean {
+    const h = this.hash;
+    return h[e] === pcLo && h[e + 1] === pcHi && h[e + 2] === ctx && h[e + 3] !== 0 && h[e + 4] === hostPage;
   }
 
   private contextOf(c: Vcpu): number {
@@ -317,13 +388,13 @@ export class JitEngine {
     return done;
   }
 
-  private tramp(id: number, pcLo: number, pcHi: number): number {
+  private tramp(handler: Handler, pcLo: number, pcHi: number): number {
     const c = this.cur;
     const done = this.enter(c, pcLo, pcHi);
     const epoch = this.epoch;
     let res: boolean | void;
     try {
-      res = this.handlers[id]!(c);
+      res = handler(c);
     } catch (e) {
       if (e !== GUEST_FAULT) throw e;
       return this.faultStatus(c);
@@ -394,45 +465,101 @@ export class JitEngine {
     return 0;
   }
 
-  private registerHandler(d: DecodedInstruction | undefined): number {
-    const h = buildHandler(d);
-    const id = this.freeHandlers.pop() ?? this.handlers.length;
-    this.handlers[id] = h;
-    return id;
-  }
-
   // ---- Compiling ----
 
-  /** Compiles every queued region into one module and makes its blocks reachable. */
+  /**
+   * Sends the queued regions to be compiled: into one module here and now,
+   * or each to the worker, which batches what has queued up by the time it
+   * gets to them.
+   */
   flushPending(): void {
     const regions = this.pending;
-    this.pending = [];
-    this.pendingKeys.clear();
     if (regions.length === 0) return;
-    if (this.regions.size + regions.length > this.maxRegions) this.flushAll();
-    const t0 = performance.now();
-    const m = newModule(this.B, this.pages, this.shared);
-    const ids: number[][] = [];
-    let bin: Uint8Array;
-    let tBuilt = t0;
-    try {
-      for (const region of regions) {
-        const e = new RegionEmitter(this.B, m, this.env, region);
-        e.emit(`r${ids.length}`);
-        this.stats.trampolinedInstructions += e.trampolined;
-        ids.push(e.handlerIds);
+    if (this.bg && !this.dispatcherAsked && this.cur.retired < this.workerAfter) return;
+    this.pending = [];
+    const target = this.moduleTarget();
+    if (this.bg) {
+      if (this.bg.failure !== undefined) throw new Error(`jit: the compile worker failed: ${this.bg.failure}`);
+      if (!this.dispatcherAsked) {
+        this.dispatcherAsked = true;
+        this.bg.post(this.client!, { kind: 'dispatcher', owner: this.owner, memoryPages: this.pages, shared: this.shared, hashBase: this.hashBase });
       }
-      tBuilt = performance.now();
-      bin = m.emitBinary();
-    } finally {
-      m.dispose();
+      for (const region of regions) {
+        const ticket = this.nextTicket++;
+        this.inflight.set(ticket, { region, key: regionKey(region) });
+        this.bg.post(this.client!, { kind: 'region', owner: this.owner, ticket, target, region: regionWords(region) });
+      }
+      this.stats.regionsInFlight = this.inflight.size;
+      return;
     }
-    const tEmitted = performance.now();
-    const mod = new WebAssembly.Module(bin as Uint8Array<ArrayBuffer>);
-    const tCompiled = performance.now();
-    const inst = new WebAssembly.Instance(mod, this.imports as WebAssembly.Imports);
-    if (PROFILE) process.stderr.write(`jit batch: ${regions.length} regions ${regions.reduce((n, r) => n + r.instructions, 0)} insns: build ${(tBuilt - t0).toFixed(1)} emit ${(tEmitted - tBuilt).toFixed(1)} compile ${(tCompiled - tEmitted).toFixed(1)} instantiate ${(performance.now() - tCompiled).toFixed(1)} ms, ${bin.length} bytes\n`);
+    this.pendingKeys.clear();
+    const t0 = performance.now();
+    const out = compileRegions(this.B!, target, regions);
+    const t1 = performance.now();
+    const module = new WebAssembly.Module(out.bytes as Uint8Array<ArrayBuffer>);
+    if (PROFILE) profileBatch(regions.length, out.instructions, out.buildMs, out.emitMs, performance.now() - t1, out.bytes.length);
+    this.install(module, out.trampolines, regions);
+    this.stats.compileMs += performance.now() - t0;
+  }
+
+  private moduleTarget(): ModuleTarget {
+    if (this.target) return this.target;
+    const area = this.area;
+    this.target = {
+      memoryPages: this.pages, shared: this.shared, features: [...this.cur.features] as Feature[],
+      env: { ramBase: this.mem.ramBase, ramSize: this.mem.ramSize, ramHost: this.mem.ramHostOffset, flagsBase: area.flagsBase, crcBase: area.crcBase },
+    };
+    return this.target;
+  }
+
+  /** A reply from the compile worker. */
+  private receive(reply: CompileReply): void {
+    switch (reply.kind) {
+      case 'dispatcher':
+        this.stats.binaryenLoadMs = reply.binaryenLoadMs;
+        this.installDispatcher(reply.module);
+        return;
+      case 'error':
+        throw new Error(`jit: the compile worker failed: ${reply.message}`);
+      case 'module': {
+        if (PROFILE) profileBatch(reply.tickets.length, reply.instructions, reply.buildMs, reply.emitMs, reply.compileMs, 0);
+        this.stats.compileMs += reply.buildMs + reply.emitMs + reply.compileMs;
+        const regions = reply.tickets.map((t) => {
+          const f = this.inflight.get(t);
+          if (!f) return undefined;
+          this.inflight.delete(t);
+          this.pendingKeys.delete(f.key);
+          return f.region;
+        });
+        this.stats.regionsInFlight = this.inflight.size;
+        if (this.dispatch === undefined) throw new Error('jit: compiled code arrived before the dispatcher');
+        this.install(reply.module, reply.trampolines, regions);
+      }
+    }
+  }
+
+  private installDispatcher(module: WebAssembly.Module): void {
+    const inst = new WebAssembly.Instance(module, { env: { memory: this.mem.memory, table: this.table } });
+    this.dispatch = inst.exports.dispatch as (state: number) => number;
+  }
+
+  /**
+   * Instantiates a compiled module and makes its regions' blocks reachable;
+   * `regions[i]` is function `r<i>`, or undefined where the region was
+   * invalidated while it compiled.
+   */
+  private install(module: WebAssembly.Module, trampolines: readonly number[], regions: readonly (Region | undefined)[]): void {
+    const live = regions.filter((r) => r !== undefined).length;
+    if (live === 0) return;
+    if (this.regions.size + live > this.maxRegions) this.flushAll();
+    const features = new Set(this.moduleTarget().features);
+    const handlers = trampolines.map((w) => buildHandler(decode(w, features)));
+    const inst = new WebAssembly.Instance(module, {
+      env: { ...this.helpers, tramp: (id: number, pcLo: number, pcHi: number) => this.tramp(handlers[id], pcLo, pcHi) },
+    } as WebAssembly.Imports);
+    this.stats.trampolinedInstructions += trampolines.length;
     regions.forEach((region, i) => {
+      if (region === undefined) return;
       const slot = this.allocSlot();
       this.table.set(slot, inst.exports[`r${i}`] as (...a: unknown[]) => unknown);
       const keys: number[] = [];
@@ -443,8 +570,7 @@ export class JitEngine {
         this.blocks.set(blockKey(pcLo, pcHi, region.ctx, region.hostPage), v);
         this.insertHash(pcLo, pcHi, region.ctx, v, region.hostPage);
       });
-      const live: LiveRegion = { slot, hostPage: region.hostPage, keys, handlerIds: ids[i] };
-      this.regions.set(slot, live);
+      this.regions.set(slot, { slot, hostPage: region.hostPage, keys });
       const page = region.hostPage / CODE_PAGE_BYTES;
       let set = this.byPage.get(page);
       if (!set) this.byPage.set(page, (set = new Set()));
@@ -455,7 +581,6 @@ export class JitEngine {
       this.stats.guestInstructionsTranslated += region.instructions;
     });
     this.stats.modulesCompiled++;
-    this.stats.compileMs += performance.now() - t0;
     this.stats.liveRegions = this.regions.size;
   }
 
@@ -481,15 +606,20 @@ export class JitEngine {
 
   private invalidate(hostPage: number, _cause: InvalidationCause): void {
     this.epoch++;
+    if (this.inflight.size > 0) {
+      // Compiled from bytes that are no longer there: its reply will be dropped.
+      for (const [t, f] of this.inflight) {
+        if (f.region.hostPage / CODE_PAGE_BYTES !== hostPage) continue;
+        this.inflight.delete(t);
+        this.pendingKeys.delete(f.key);
+      }
+      this.stats.regionsInFlight = this.inflight.size;
+    }
     if (this.pending.length > 0) {
       const keep = this.pending.filter((r) => r.hostPage / CODE_PAGE_BYTES !== hostPage);
       if (keep.length !== this.pending.length) {
+        for (const r of this.pending) if (!keep.includes(r)) this.pendingKeys.delete(regionKey(r));
         this.pending = keep;
-        this.pendingKeys.clear();
-        for (const r of keep) {
-          const b = r.blocks[0];
-          this.pendingKeys.add(blockKey(Number(b.pc & 0xffffffffn) | 0, Number(b.pc >> 32n) | 0, r.ctx, r.hostPage));
-        }
       }
     }
     const slots = this.byPage.get(hostPage);
@@ -515,10 +645,6 @@ export class JitEngine {
     // its next check, and the slot is reused only by a later compile.
     this.table.set(slot, null);
     this.freeSlots.push(slot);
-    for (const id of live.handlerIds) {
-      this.handlers[id] = undefined;
-      this.freeHandlers.push(id);
-    }
     this.stats.regionsInvalidated++;
   }
 
@@ -537,7 +663,17 @@ export class JitEngine {
   }
 }
 
+/** The key of a region's entry block. */
+function regionKey(r: Region): string {
+  const b = r.blocks[0];
+  return blockKey(Number(b.pc & 0xffffffffn) | 0, Number(b.pc >> 32n) | 0, r.ctx, r.hostPage);
+}
+
 /** Blocks are keyed by virtual PC and context, and by the host page their bytes came from. */
 function blockKey(pcLo: number, pcHi: number, ctx: number, hostPage: number): string {
   return `${pcLo >>> 0}:${pcHi >>> 0}:${ctx}:${hostPage}`;
+}
+
+function profileBatch(regions: number, insns: number, buildMs: number, emitMs: number, compileMs: number, bytes: number): void {
+  process.stderr.write(`jit batch: ${regions} regions ${insns} insns: build ${buildMs.toFixed(1)} emit ${emitMs.toFixed(1)} compile ${compileMs.toFixed(1)} ms${bytes ? `, ${bytes} bytes` : ''}\n`);
 }

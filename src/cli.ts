@@ -46,8 +46,9 @@ QEMU-compatible options:
                         guest jumps to its next timer deadline (sleep=off always)
 
 warmboot options:
-  --jit=on|off|auto     translate hot code to WebAssembly from the start (on), never (off),
-                        or once the guest has run 16M instructions (auto, the default)
+  --jit=on|off|auto     translate hot code to WebAssembly in a background worker while
+                        the interpreter goes on (auto, the default), on this thread the
+                        moment a block gets hot (on), or never (off)
   --jit-threshold=N     translate a block after N executions (1 = at first execution)
   --trace               print every executed instruction, disassembled, to stderr
   --stats               print instruction counts per tier, exits, JIT figures, stage-2 faults and invalidations on exit
@@ -241,7 +242,7 @@ export function parseArgs(argv: readonly string[], trace?: (line: string) => voi
     m.kernel = readImage(kernelPath, 'kernel');
     m.cpu ??= 'cortex-a57';
   }
-  m.jit = jit === 'on' ? 'on' : 'off';
+  m.jit = jit;
   return { machine: m, jit, stats, kernelPath };
 }
 
@@ -266,8 +267,7 @@ async function main(argv: string[]): Promise<number> {
       }
     };
     const noReboot = parsed.machine.noReboot;
-    const early = parsed.jit === 'auto' ? await interpretFirst(machine, noReboot, poll) : undefined;
-    const exit = early ?? machine.runToCompletion({ noReboot, poll });
+    const exit = machine.runToCompletion({ noReboot, poll });
     if (parsed.stats) printStats(machine, performance.now() - started);
     if (exit.reason === 'system-event') {
       // Like QEMU: power-off, and a reset under -no-reboot, end with status 0.
@@ -283,41 +283,6 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   } catch (e) {
     return reportError(e);
-  }
-}
-
-/**
- * Instructions a guest runs interpreted before --jit=auto brings the JIT in:
- * about where loading Binaryen (0.4 s) starts to pay at the measured speeds
- * (interpreter ~35 MIPS, compiled C code ~250 MIPS).
- */
-const AUTO_JIT_AFTER = 16_000_000;
-
-/**
- * --jit=auto: Binaryen costs about 0.4 s to load, more than a short guest
- * runs in all, so the guest starts in the interpreter and the JIT comes in
- * once it has run AUTO_JIT_AFTER instructions. Loading in the background
- * while the guest runs was measured slower (the load only progresses between
- * slices), so the guest waits for it. Returns undefined when the JIT is on,
- * or the guest's exit if it finished first.
- */
-async function interpretFirst(machine: Machine, noReboot: boolean, poll: () => void): Promise<MachineExit | undefined> {
-  for (;;) {
-    const exit = machine.run({ maxInstructions: 1_000_000, idleWaitMs: 20 });
-    if (exit.reason === 'instruction-limit' || exit.reason === 'idle') {
-      poll();
-      if (machine.vm.instructionsRetired >= AUTO_JIT_AFTER) {
-        await loadBinaryen();
-        machine.enableJit();
-        return undefined;
-      }
-      continue;
-    }
-    if (exit.reason === 'system-event' && exit.type === SystemEventType.Reset && !noReboot) {
-      machine.reboot();
-      continue;
-    }
-    return exit;
   }
 }
 
@@ -339,7 +304,7 @@ function printStats(machine: Machine, ms: number): void {
     lines.push(
       `  jit: ${j.instructionsCompiled} instructions in compiled code, ${j.instructionsInterpreted} interpreted (threshold ${j.threshold})`,
       `  jit: ${j.regionsCompiled} regions, ${j.blocksCompiled} blocks, ${j.guestInstructionsTranslated} guest instructions (${j.trampolinedInstructions} through the interpreter's handlers) in ${j.modulesCompiled} modules; ` +
-        `compile ${j.compileMs.toFixed(0)} ms (${perInsn.toFixed(1)} us per instruction); Binaryen load ${j.binaryenLoadMs.toFixed(0)} ms`,
+        `compile ${j.compileMs.toFixed(0)} ms (${perInsn.toFixed(1)} us per instruction)${j.backgroundCompile ? ' in the compile worker' : ''}; Binaryen load ${j.binaryenLoadMs.toFixed(0)} ms`,
       `  jit: time in compiled code ${j.compiledCodeMs.toFixed(0)} ms; returns to the run loop: vcpu exit ${j.exits.vcpuExit}, interpret ${j.exits.interpret}, miss ${j.exits.miss}; ` +
         `regions invalidated ${j.regionsInvalidated}, cache flushes ${j.evictions}, live regions ${j.liveRegions}`,
     );

@@ -10,8 +10,9 @@ import { CfiFlash } from './devices/cfi-flash.js';
 import { type ExitCounters, VirtualMachine, type RunOptions, type VmExit } from '../runtime/virtual-machine.js';
 import type { InvalidationCause } from './cpu/code-pages.js';
 import { SystemEventType } from '../runtime/psci.js';
-import { binaryenIfLoaded, binaryenLoadMs } from '../jit/binaryen.js';
-import type { JitStats } from '../jit/engine.js';
+import { binaryenIfLoaded } from '../jit/binaryen.js';
+import type { JitOptions, JitStats } from '../jit/engine.js';
+import { canCompileInBackground } from '../jit/background-compiler.js';
 import type { IcountOptions } from '../runtime/guest-clock.js';
 
 export class MachineConfigError extends Error {
@@ -20,9 +21,13 @@ export class MachineConfigError extends Error {
 
 export interface MachineOptions {
   /**
-   * The execution tier: 'off' interprets everything; 'on' translates hot code
-   * to WebAssembly (Binaryen must be loaded first: `await loadJit()`); 'auto'
-   * (the default) does so when Binaryen has been loaded in this process.
+   * The execution tier: 'off' interprets everything. 'auto' (the default)
+   * translates hot code to WebAssembly in a background worker that loads
+   * Binaryen itself, while the interpreter goes on; where there are no worker
+   * threads it compiles on this thread if Binaryen has been loaded
+   * (`await loadJit()`), else interprets. 'on' compiles on this thread the
+   * moment a block gets hot (Binaryen must be loaded first: `await loadJit()`),
+   * so the switch between tiers happens at the same instruction every run.
    */
   readonly jit?: 'off' | 'on' | 'auto';
   /** Executions of a block before it is translated; 1 = at its first execution. */
@@ -72,7 +77,7 @@ export interface MachineStats {
   readonly decodedPages: number;
   readonly reboots: number;
   /** The JIT tier's figures, when it is on. */
-  readonly jit?: JitStats & { readonly binaryenLoadMs: number; readonly threshold: number };
+  readonly jit?: JitStats & { readonly threshold: number };
 }
 
 interface BootPlan {
@@ -123,8 +128,11 @@ export class Machine {
     if (jitMode === 'on' && !binaryen) fail("jit 'on' needs Binaryen loaded first: await loadJit() before creating the Machine");
     const threshold = options.jitThreshold;
     if (threshold !== undefined && (!Number.isInteger(threshold) || threshold < 1)) fail(`jit threshold ${threshold}: expected a whole number of executions, at least 1`);
+    let jit: JitOptions | undefined;
+    if (jitMode === 'on') jit = { binaryen, threshold };
+    else if (jitMode === 'auto') jit = canCompileInBackground() ? { threshold } : binaryen ? { binaryen, threshold } : undefined;
     this.vm = new VirtualMachine({
-      jit: binaryen ? { binaryen, threshold } : undefined,
+      jit,
       ramBase: VIRT_RAM_BASE, ramSize: memory, cpus, cpuModel: model,
       // Both flash banks exist whether or not there is firmware, zero-filled
       // beyond it, as QEMU's virt board has them without -drive if=pflash.
@@ -229,7 +237,7 @@ export class Machine {
       invalidations: { ...vm.codePages.invalidations },
       decodedPages: vm.codePages.liveDecodedPages,
       reboots: this.reboots,
-      jit: vm.jit ? { ...vm.jit.stats, exits: { ...vm.jit.stats.exits }, binaryenLoadMs, threshold: vm.jit.threshold } : undefined,
+      jit: vm.jit ? { ...vm.jit.stats, exits: { ...vm.jit.stats.exits }, threshold: vm.jit.threshold } : undefined,
     };
   }
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine.js';
 import { SystemEventType } from '../../runtime/psci.js';
-import { JIT_MODE, jitCliArgs } from '../jit/jit-mode.js';
+import { jitCliArgs, jitMachineMode, testJit } from '../jit/jit-mode.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const guest = path.join(repoRoot, 'test/guests/build/gic.elf');
@@ -44,7 +44,7 @@ function inProcess(gic: 2 | 3, shift: number): { out: string; instructions: numb
   let out = '';
   const m = new Machine({
     kernel: new Uint8Array(readFileSync(guest)), cpu: 'cortex-a57', cpus: 4, gicVersion: gic, icount: { shift },
-    jit: JIT_MODE === 'off' ? 'off' : 'auto', jitThreshold: JIT_MODE === 'first' ? 1 : undefined,
+    jit: jitMachineMode(), jitThreshold: testJit?.threshold,
     onSerialOutput: (b) => { out += Buffer.from(b).toString('latin1'); },
   });
   const exit = m.runToCompletion();

@@ -1,7 +1,10 @@
 // The execution tier the test suites run under, from WARMBOOT_JIT:
 //   off      the interpreter only
 //   first    the JIT, compiling every block at its first execution
-//   default  the JIT with the engine's default hotness threshold
+//   default  the JIT as machines get it by default: the default hotness
+//            threshold, regions compiled in the background worker (which
+//            VirtualMachine-level suites start at once, where a Machine
+//            waits for 2M instructions)
 // Suites that build machines pass `testJit` (VirtualMachine) or
 // `jitCliArgs()` (the warmboot command) so every suite runs in each mode.
 import { loadBinaryen } from '../../jit/binaryen.js';
@@ -19,7 +22,12 @@ export const JIT_MODE: JitMode = modeFromEnv();
 
 export const testJit: JitOptions | undefined = JIT_MODE === 'off'
   ? undefined
-  : { binaryen: await loadBinaryen(), threshold: JIT_MODE === 'first' ? 1 : undefined };
+  : JIT_MODE === 'first' ? { binaryen: await loadBinaryen(), threshold: 1 } : { workerAfter: 0 };
+
+/** The same mode as a Machine's `jit` option (with `jitThreshold: testJit?.threshold`). */
+export function jitMachineMode(): 'off' | 'on' | 'auto' {
+  return JIT_MODE === 'off' ? 'off' : JIT_MODE === 'first' ? 'on' : 'auto';
+}
 
 /** The same mode as warmboot command-line options. */
 export function jitCliArgs(): string[] {

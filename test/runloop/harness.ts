@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Machine, type MachineExit, type MachineOptions } from '../../src/machine.js';
-import { JIT_MODE, testJit } from '../jit/jit-mode.js';
+import { jitMachineMode, testJit } from '../jit/jit-mode.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const buildDir = path.join(repoRoot, 'test/guests/build');
@@ -67,7 +67,7 @@ export function boot(name: string, opts: BootOptions = {}): Booted {
     psciConduit: opts.psciConduit,
     gicVersion: opts.gicVersion,
     onSerialOutput: (bytes) => { out += Buffer.from(bytes).toString('latin1'); },
-    jit: JIT_MODE === 'off' ? 'off' : 'on',
+    jit: jitMachineMode(),
     jitThreshold: testJit?.threshold,
   };
   const machine = new Machine(options);
