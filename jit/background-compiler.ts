@@ -84,6 +84,23 @@ export class BackgroundCompiler {
     (this.port ?? this.start()).postMessage(req);
   }
 
+  /** Requests of `owner` not answered yet. */
+  waiting(owner: number): number {
+    return this.owners.get(owner)?.waiting ?? 0;
+  }
+
+  /**
+   * Blocks until the worker answers something or `ms` pass, then delivers
+   * what it answered. For embedders and tests that want compiled code in
+   * place before they go on; the vcpu loop itself never waits.
+   */
+  wait(ms: number): void {
+    if (this.ready === undefined) return;
+    const seen = Atomics.load(this.ready, 0);
+    if (seen <= this.received) Atomics.wait(this.ready, 0, seen, ms);
+    this.poll();
+  }
+
   /** Delivers whatever the worker has answered since the last poll; cheap when nothing has. */
   poll(): void {
     if (this.ready === undefined || Atomics.load(this.ready, 0) <= this.received) return;

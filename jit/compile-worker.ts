@@ -24,6 +24,7 @@ function reply(msg: CompileReply): void {
   port.postMessage(msg);
   // After the post: the vcpu thread polls this counter, then reads the port.
   Atomics.add(readyCount, 0, 1);
+  Atomics.notify(readyCount, 0);
 }
 
 function drain(): void {

@@ -68,6 +68,8 @@ export interface JitStats {
   backgroundCompile: boolean;
   /** Regions asked of the worker and not yet installed. */
   regionsInFlight: number;
+  /** Regions the worker compiled from bytes that had changed by the time they arrived: dropped unrun. */
+  regionsDiscarded: number;
   /** Loading Binaryen, on whichever thread did it (0 until it has loaded). */
   binaryenLoadMs: number;
   compiledCodeMs: number;
@@ -127,12 +129,13 @@ export class JitEngine {
   readonly stats: JitStats = {
     instructionsInterpreted: 0, instructionsCompiled: 0, regionsCompiled: 0, blocksCompiled: 0,
     guestInstructionsTranslated: 0, trampolinedInstructions: 0, modulesCompiled: 0, compileMs: 0, compiledCodeMs: 0,
-    backgroundCompile: false, regionsInFlight: 0, binaryenLoadMs: 0,
+    backgroundCompile: false, regionsInFlight: 0, regionsDiscarded: 0, binaryenLoadMs: 0,
     exits: { vcpuExit: 0, interpret: 0, miss: 0 }, regionsInvalidated: 0, evictions: 0, liveRegions: 0,
   };
   readonly threshold: number;
   private readonly maxRegions: number;
   private readonly workerAfter: number;
+  private workerAfterOverride = false;
   /** Binaryen on this thread, or the worker that compiles instead. */
   private readonly B: Binaryen | undefined;
   private readonly bg: BackgroundCompiler | undefined;
@@ -475,7 +478,8 @@ export class JitEngine {
   flushPending(): void {
     const regions = this.pending;
     if (regions.length === 0) return;
-    if (this.bg && !this.dispatcherAsked && this.cur.retired < this.workerAfter) return;
+    if (this.bg && !this.dispatcherAsked && !this.workerAfterOverride
+      && this.stats.instructionsInterpreted + this.stats.instructionsCompiled < this.workerAfter) return;
     this.pending = [];
     const target = this.moduleTarget();
     if (this.bg) {
@@ -526,7 +530,10 @@ export class JitEngine {
         this.stats.compileMs += reply.buildMs + reply.emitMs + reply.compileMs;
         const regions = reply.tickets.map((t) => {
           const f = this.inflight.get(t);
-          if (!f) return undefined;
+          if (!f) {
+            this.stats.regionsDiscarded++;
+            return undefined;
+          }
           this.inflight.delete(t);
           this.pendingKeys.delete(f.key);
           return f.region;
@@ -535,6 +542,29 @@ export class JitEngine {
         if (this.dispatch === undefined) throw new Error('jit: compiled code arrived before the dispatcher');
         this.install(reply.module, reply.trampolines, regions);
       }
+    }
+  }
+
+  /**
+   * Compiling in the worker: sends what is queued and waits until every
+   * request is answered and installed, or `timeoutMs` passes; true when
+   * nothing is left in flight. The vcpu loop never waits; this is for
+   * embedders and tests that want the compiled code in place first.
+   */
+  settle(timeoutMs = 30_000): boolean {
+    const bg = this.bg;
+    if (!bg) return true;
+    const end = performance.now() + timeoutMs;
+    if (this.pending.length > 0) {
+      this.workerAfterOverride = true;
+      try { this.flushPending(); } finally { this.workerAfterOverride = false; }
+    }
+    for (;;) {
+      bg.poll();
+      if (bg.waiting(this.owner) === 0) return true;
+      const left = end - performance.now();
+      if (left <= 0) return false;
+      bg.wait(Math.min(left, 100));
     }
   }
 

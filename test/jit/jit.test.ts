@@ -407,3 +407,64 @@ ${pages}`;
     expect(r.vm.jit!.stats.liveRegions).toBeLessThanOrEqual(4 + 16);
   });
 });
+
+describe('compiling in the background worker', () => {
+  // The worker answers whenever it is done; these runs go in short slices and
+  // wait for its answers between them, so compiled code does take over.
+  const WORKER: JitOptions = { threshold: 20, workerAfter: 0 };
+
+  function runSliced(jit: JitOptions | undefined, source: string): Run {
+    let serial = '';
+    const vm = machine(jit, (s) => { serial += s; });
+    const labels = load(vm, source);
+    let exit: VmExit;
+    do {
+      exit = vm.run({ breakpoint: labels.get('end'), maxInstructions: 500 });
+      vm.jit?.settle();
+    } while (exit.reason === 'instruction-limit');
+    return { vm, exit, serial, labels };
+  }
+
+  it('hands hot code to compiled code when the worker delivers it, with the same results', () => {
+    const ref = snapshot(runSliced(undefined, HOT_LOOP));
+    const r = runSliced(WORKER, HOT_LOOP);
+    expect(snapshot(r)).toEqual(ref);
+    const s = r.vm.jit!.stats;
+    expect(s.backgroundCompile).toBe(true);
+    expect(s.regionsCompiled).toBeGreaterThan(0);
+    expect(s.instructionsCompiled).toBeGreaterThan(s.instructionsInterpreted);
+    expect(s.regionsInFlight).toBe(0);
+  });
+
+  it('drops a region whose page was written while it compiled, and runs the new code', () => {
+    const vm = machine(WORKER);
+    load(vm, 'loop:\n  add x0, x0, #1\n  cmp x0, #3000\n  b.ne loop');
+    vm.run({ maxInstructions: 300 });
+    // Sent, and not taken in yet: replies are only read while running or settling.
+    expect(vm.jit!.stats.regionsInFlight).toBe(1);
+    const labels = load(vm, 'loop:\n  add x0, x0, #3\n  cmp x0, #3000\n  b.ne loop');
+    expect(vm.jit!.stats.regionsInFlight).toBe(0);
+    expect(vm.jit!.settle()).toBe(true);
+    expect(vm.jit!.stats.regionsDiscarded).toBe(1);
+    expect(vm.jit!.stats.regionsCompiled).toBe(0);
+    let exit: VmExit;
+    do {
+      exit = vm.run({ breakpoint: labels.get('end'), maxInstructions: 300 });
+      vm.jit!.settle();
+    } while (exit.reason === 'instruction-limit');
+    expect(vm.vcpus[0].getX(0)).toBe(3000n);
+    expect(vm.vcpus[0].instructionsRetired).toBe(3 * 1000);
+    expect(vm.jit!.stats.regionsCompiled).toBe(1);
+    expect(vm.jit!.stats.instructionsCompiled).toBeGreaterThan(0);
+  });
+
+  it('waits for the guest to run a while before loading Binaryen at all', () => {
+    const vm = machine({ threshold: 20 });
+    load(vm, 'loop:\n  add x0, x0, #1\n  cmp x0, #3000\n  b.ne loop');
+    vm.run({ maxInstructions: 9_000 });
+    expect(vm.vcpus[0].getX(0)).toBe(3000n);
+    const s = vm.jit!.stats;
+    expect(s.regionsInFlight).toBe(0);
+    expect(s.instructionsCompiled).toBe(0);
+  });
+});
