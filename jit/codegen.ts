@@ -465,6 +465,7 @@ export class RegionEmitter {
         this.shifted(f.Rm, f.sf === 1, f.shift, f.imm6)));
       case 'ADDSUB_EXT': return s(this.addSub(f.sf === 1, f.op === 1, f.S === 1, f.Rd, true, f.Rn, true,
         this.extended(f.Rm, f.option, f.imm3)));
+      case 'ADC_SBC': return s(this.adcSbc(f));
       case 'LOGIC_IMM': {
         const [wlo, whi] = decodeBitMasks(f.N, f.imms, f.immr, f.sf ? 64 : 32);
         const imm = (BigInt(whi >>> 0) << 32n) | BigInt(wlo >>> 0);
@@ -625,6 +626,47 @@ export class RegionEmitter {
       out.push(this.setX(rd, m.i64.extend_u(r())));
     }
     this.flags = { kind: sub ? 'sub' : 'add', sf };
+    return out;
+  }
+
+  /** ADC/SBC(S): Rd = Rn + op2 + C, where SBC's op2 is NOT Rm (AddWithCarry). */
+  private adcSbc(f: Record<string, number>): X[] {
+    const { m } = this;
+    const sf = f.sf === 1, sub = f.op === 1;
+    const cin = (): X => m.i32.and(m.i32.shr_u(this.nzcv(), this.c32(29)), this.c32(1));
+    const out: X[] = [];
+    if (sf) {
+      let b = this.x(f.Rm);
+      if (sub) b = m.i64.xor(b, this.c64(-1n));
+      if (!f.S) return [this.setX(f.Rd, m.i64.add(m.i64.add(this.x(f.Rn), b), m.i64.extend_u(cin())))];
+      const A = this.t64(1), Bv = this.t64(2), R = this.t64(3), C = this.t32(1);
+      out.push(m.local.set(A, this.x(f.Rn)), m.local.set(Bv, b), m.local.set(C, cin()));
+      out.push(m.local.set(R, m.i64.add(m.i64.add(this.get64(A), this.get64(Bv)), m.i64.extend_u(this.get32(C)))));
+      const r = (): X => this.get64(R);
+      const n = m.i32.and(m.i32.wrap(m.i64.shr_u(r(), this.c64(32))), this.c32(0x80000000));
+      const z = m.i32.shl(m.i64.eqz(r()), this.c32(30));
+      // With a carry in, a sum that wrapped round to exactly A carried out too.
+      const c = m.i32.shl(m.i32.or(m.i64.lt_u(r(), this.get64(A)), m.i32.and(this.get32(C), m.i64.eq(r(), this.get64(A)))), this.c32(29));
+      const v = m.i32.shl(m.i64.lt_s(m.i64.and(m.i64.xor(this.get64(A), r()), m.i64.xor(this.get64(Bv), r())), this.c64(0)), this.c32(28));
+      out.push(this.setNzcv(m.i32.or(m.i32.or(n, z), m.i32.or(c, v))));
+      out.push(this.setX(f.Rd, r()));
+    } else {
+      let b = this.w(f.Rm);
+      if (sub) b = m.i32.xor(b, this.c32(-1));
+      if (!f.S) return [this.setW(f.Rd, m.i32.add(m.i32.add(this.w(f.Rn), b), cin()))];
+      const A = this.t32(2), Bv = this.t32(3), R = this.t32(4), C = this.t32(1);
+      out.push(m.local.set(A, this.w(f.Rn)), m.local.set(Bv, b), m.local.set(C, cin()));
+      out.push(m.local.set(R, m.i32.add(m.i32.add(this.get32(A), this.get32(Bv)), this.get32(C))));
+      const r = (): X => this.get32(R);
+      const n = m.i32.and(r(), this.c32(0x80000000));
+      const z = m.i32.shl(m.i32.eqz(r()), this.c32(30));
+      const c = m.i32.shl(m.i32.or(m.i32.lt_u(r(), this.get32(A)), m.i32.and(this.get32(C), m.i32.eq(r(), this.get32(A)))), this.c32(29));
+      const v = m.i32.shl(m.i32.lt_s(m.i32.and(m.i32.xor(this.get32(A), r()), m.i32.xor(this.get32(Bv), r())), this.c32(0)), this.c32(28));
+      out.push(this.setNzcv(m.i32.or(m.i32.or(n, z), m.i32.or(c, v))));
+      out.push(this.setW(f.Rd, r()));
+    }
+    // NZCV no longer describes the last fused compare.
+    this.flags = undefined;
     return out;
   }
 
@@ -846,7 +888,43 @@ export class RegionEmitter {
         ends: false,
       };
     }
-    return undefined; // RBIT, REV*: the interpreter's byte shuffles
+    return { code: this.reverse(sf, f.opcode, f.Rd, f.Rn), ends: false };
+  }
+
+  /**
+   * RBIT, REV16, REV32 and REV by swapping ever larger groups: bits within
+   * bytes (RBIT only), bytes within halfwords, halfwords within words, words.
+   * REV16 stops after the bytes, REV32 after the halfwords.
+   */
+  private reverse(sf: boolean, opcode: number, rd: number, rn: number): X[] {
+    const { m } = this;
+    const rbit = opcode === 0, rev16 = opcode === 1, rev32 = opcode === 2 && sf;
+    const out: X[] = [];
+    if (sf) {
+      const t = this.t64(1);
+      const v = (): X => this.get64(t);
+      const swap = (bits: number, mask: bigint): X => m.local.set(t, m.i64.or(
+        m.i64.and(m.i64.shr_u(v(), this.c64(bits)), this.c64(mask)),
+        m.i64.shl(m.i64.and(v(), this.c64(mask)), this.c64(bits))));
+      out.push(m.local.set(t, this.x(rn)));
+      if (rbit) out.push(swap(1, 0x5555555555555555n), swap(2, 0x3333333333333333n), swap(4, 0x0f0f0f0f0f0f0f0fn));
+      out.push(swap(8, 0x00ff00ff00ff00ffn));
+      if (!rev16) out.push(swap(16, 0x0000ffff0000ffffn));
+      if (!rev16 && !rev32) out.push(m.local.set(t, m.i64.rotr(v(), this.c64(32))));
+      out.push(this.setX(rd, v()));
+      return out;
+    }
+    const t = this.t32(1);
+    const v = (): X => this.get32(t);
+    const swap = (bits: number, mask: number): X => m.local.set(t, m.i32.or(
+      m.i32.and(m.i32.shr_u(v(), this.c32(bits)), this.c32(mask)),
+      m.i32.shl(m.i32.and(v(), this.c32(mask)), this.c32(bits))));
+    out.push(m.local.set(t, this.w(rn)));
+    if (rbit) out.push(swap(1, 0x55555555), swap(2, 0x33333333), swap(4, 0x0f0f0f0f));
+    out.push(swap(8, 0x00ff00ff));
+    if (!rev16) out.push(m.local.set(t, m.i32.rotr(v(), this.c32(16))));
+    out.push(this.setW(rd, v()));
+    return out;
   }
 
   /** CRC32{B,H,W,X} and CRC32C*: the interpreter's table-driven update, a byte at a time, tables in shared memory. */

@@ -258,6 +258,112 @@ loop:
   });
 });
 
+/** Edge values for the arithmetic emitters: both halves' sign and carry boundaries, and two arbitrary ones. */
+const EDGE_VALUES = `
+values:
+  .quad 0
+  .quad 1
+  .quad 0x7fffffff
+  .quad 0x80000000
+  .quad 0xffffffff
+  .quad 0x7fffffffffffffff
+  .quad 0x8000000000000000
+  .quad 0xffffffffffffffff
+  .quad 0x123456789abcdef0
+  .quad 0xfedcba987654321f`;
+const EDGE_COUNT = 10;
+
+/** Runs `body` for every x1 (and, with `pairs`, every x2) among EDGE_VALUES; x19 can hash results. */
+function overEdgeValues(body: string, pairs: boolean): string {
+  const inner = pairs ? `
+  mov x22, #0
+inner:
+  ldr x2, [x21, x22, lsl #3]
+${body}
+  add x22, x22, #1
+  cmp x22, #${EDGE_COUNT}
+  b.ne inner` : body;
+  return `
+  adr x21, values
+  mov x23, #0
+outer:
+  ldr x1, [x21, x23, lsl #3]
+${inner}
+  add x23, x23, #1
+  cmp x23, #${EDGE_COUNT}
+  b.ne outer
+  b end
+${EDGE_VALUES}`;
+}
+
+/** Folds the result in x5 and every flag condition into x10..x19. */
+const RECORD = `
+  csinv x9, x5, x5, cs
+  csneg x9, x9, x9, vs
+  eor x19, x9, x19, ror #13
+  cinc x10, x10, mi
+  cinc x11, x11, eq
+  cinc x12, x12, hi
+  cinc x13, x13, ge
+  cinc x14, x14, gt
+  cinc x15, x15, ls`;
+
+/**
+ * Runs `source` compiling at first execution and counts the calls compiled
+ * code made to the interpreter's handlers (the engine's trampoline helper).
+ */
+function trampolineCalls(source: string): { calls: number; compiled: number } {
+  const vm = machine(FIRST);
+  const labels = load(vm, source);
+  const jit = vm.jit as unknown as { tramp: (...a: unknown[]) => number };
+  expect(typeof jit.tramp).toBe('function');
+  let calls = 0;
+  const orig = jit.tramp.bind(jit);
+  jit.tramp = (...a: unknown[]): number => { calls++; return orig(...a); };
+  vm.run({ breakpoint: labels.get('end'), maxInstructions: 2_000_000 });
+  return { calls, compiled: vm.jit!.stats.instructionsCompiled };
+}
+
+describe('JIT emitters for carries and byte reversal', () => {
+  it('ADC/ADCS/SBC/SBCS agree for every carry in, operand edge and width, with flags used by CSEL and B.cond', () => {
+    const ops: string[] = [];
+    for (const cin of ['cmn xzr, xzr', 'cmp xzr, xzr']) {
+      for (const op of ['adc', 'adcs', 'sbc', 'sbcs']) {
+        for (const r of ['x', 'w']) ops.push(`  ${cin}\n  ${op} ${r}5, ${r}1, ${r}2${RECORD}`);
+      }
+      ops.push(`  ${cin}\n  ngcs x5, x2${RECORD}\n  ${cin}\n  ngc w5, w2${RECORD}`);
+    }
+    // A 128-bit add and subtract, carries chained, and a branch on the last V.
+    ops.push(`
+  adds x6, x1, x2
+  adcs x7, x2, x1
+  subs x8, x6, x1
+  sbcs x5, x7, x2${RECORD}
+  adcs w5, w5, w1
+  b.vs 1f
+  add x16, x16, #1
+1:
+  sbcs x5, x5, x2
+  b.cc 2f
+  add x17, x17, #1
+2:`);
+    const src = overEdgeValues(ops.join('\n'), true);
+    agree(src);
+    expect(trampolineCalls(src).calls).toBe(0);
+  });
+
+  it('RBIT, REV16, REV32 and REV agree on edge values in both widths', () => {
+    const ops = ['rbit x5, x1', 'rbit w5, w1', 'rev16 x5, x1', 'rev16 w5, w1', 'rev32 x5, x1', 'rev x5, x1', 'rev w5, w1']
+      .map((op) => `  ${op}\n  eor x19, x5, x19, ror #7\n  add x18, x18, x5`);
+    ops.push('  rev x1, x1\n  rbit w1, w1\n  eor x19, x1, x19, ror #9');
+    const src = overEdgeValues(ops.join('\n'), false);
+    const r = agree(src);
+    expect(trampolineCalls(src).calls).toBe(0);
+    expect(r.vm.vcpus[0].getX(19)).not.toBe(0n);
+  });
+
+});
+
 // `add x0, x0, #2` and `mov x0, #7`, as data the programs store over code.
 const ADD2 = 0x91000800;
 const MOV7 = 0xd28000e0;
