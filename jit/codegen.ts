@@ -529,18 +529,21 @@ export class RegionEmitter {
       case 'DMB': case 'DSB': return s([]);
       case 'CLREX': return s([this.m.i32.store(EXCL_SIZE, 4, this.state(), this.c32(0))]);
       case 'LDST_UIMM': {
-        if (f.size === 3 && f.opc === 2) return undefined; // PRFM
+        // PRFM: no access, but the interpreter's handler still checks SP alignment first.
+        if (f.size === 3 && f.opc === 2) return s(this.spCheck(f.Rn));
         return s(this.ldst(f.size, f.opc, f.Rt, f.Rn, BigInt(f.imm12 << f.size), 'offset'));
       }
       case 'LDST_UNSCALED': case 'LDST_PRE': case 'LDST_POST': {
-        if (f.size === 3 && f.opc === 2) return undefined;
+        // PRFUM: the writeback forms have no prefetch encoding.
+        if (f.size === 3 && f.opc === 2) return d.name === 'LDST_UNSCALED' ? s(this.spCheck(f.Rn)) : undefined;
         const mode = d.name === 'LDST_PRE' ? 'pre' : d.name === 'LDST_POST' ? 'post' : 'offset';
         return s(this.ldst(f.size, f.opc, f.Rt, f.Rn, BigInt(sext(f.imm9, 9)), mode));
       }
       case 'LDST_REG': {
-        if (f.size === 3 && f.opc === 2) return undefined;
+        if (f.size === 3 && f.opc === 2) return s(this.spCheck(f.Rn)); // PRFM (register)
         return s(this.ldst(f.size, f.opc, f.Rt, f.Rn, this.extended(f.Rm, f.option, f.S ? f.size : 0), 'offset'));
       }
+      case 'LDAR_STLR': return s(this.ldst(f.size, f.L === 1 ? 1 : 0, f.Rt, f.Rn, 0n, 'offset', true));
       case 'LDR_LIT': {
         if (f.opc === 3) return s([]); // PRFM (literal) never faults
         const addr = this.cur.insn.pc + BigInt(sext(f.imm19, 19) * 4);
@@ -1063,8 +1066,13 @@ export class RegionEmitter {
   /**
    * Single-register loads and stores. `off` is a constant offset (or, for
    * 'literal', the absolute address) or an expression added to the base.
+   * `mustAlign` (LDAR/STLR): a misaligned address is an alignment fault
+   * whatever SCTLR_EL1.A says, which the memory helpers do not raise, so that
+   * case runs the interpreter's handler.
    */
-  private ldst(size: number, opc: number, rt: number, rn: number, off: bigint | X, mode: 'offset' | 'pre' | 'post' | 'literal'): X[] {
+  private ldst(
+    size: number, opc: number, rt: number, rn: number, off: bigint | X, mode: 'offset' | 'pre' | 'post' | 'literal', mustAlign = false,
+  ): X[] {
     const { m } = this;
     const out: X[] = [];
     if (mode !== 'literal') out.push(...this.spCheck(rn));
@@ -1079,6 +1087,10 @@ export class RegionEmitter {
     const probe = this.tlbProbe(bytes, bytes, opc === 0);
     out.push(probe.setup);
     const fast = probe.hit;
+    const faults = mustAlign && bytes > 1;
+    const slow = (path: X[]): X => (faults
+      ? m.if(m.i32.and(m.i32.wrap(this.get64(L_ADDR)), this.c32(bytes - 1)), m.block(null, this.trampoline(this.cur.insn)), m.block(null, path))
+      : m.block(null, path));
     if (opc === 0) {
       out.push(m.local.set(L_VAL, this.x(rt)));
       out.push(m.if(
@@ -1087,18 +1099,28 @@ export class RegionEmitter {
           m.local.set(L_HOST, this.hostOf()),
           m.if(this.codeFlagsClear(bytes), this.storeRaw(size, 0, this.get64(L_VAL)), m.block(null, this.slowStore(size, 0, L_VAL))),
         ]),
-        m.block(null, this.slowStore(size, 0, L_VAL)),
+        slow(this.slowStore(size, 0, L_VAL)),
       ));
       if (mode === 'pre' || mode === 'post') out.push(this.setXsp(rn, this.get64(L_NEWBASE)));
       out.push(...this.afterStore(true));
       return out;
     }
-    out.push(m.if(
-      fast,
-      m.block(null, [m.local.set(L_HOST, this.hostOf()), m.local.set(L_VAL, this.loadRaw(size, 0))]),
-      m.block(null, this.slowLoad(size, 0, L_VAL)),
-    ));
-    out.push(this.setX(rt, this.extendLoaded(size, opc, this.get64(L_VAL))));
+    const setRt = (): X => this.setX(rt, this.extendLoaded(size, opc, this.get64(L_VAL)));
+    if (faults) {
+      // The handler's path loads Rt itself: L_VAL is not set there.
+      out.push(m.if(
+        fast,
+        m.block(null, [m.local.set(L_HOST, this.hostOf()), m.local.set(L_VAL, this.loadRaw(size, 0)), setRt()]),
+        slow([...this.slowLoad(size, 0, L_VAL), setRt()]),
+      ));
+    } else {
+      out.push(m.if(
+        fast,
+        m.block(null, [m.local.set(L_HOST, this.hostOf()), m.local.set(L_VAL, this.loadRaw(size, 0))]),
+        m.block(null, this.slowLoad(size, 0, L_VAL)),
+      ));
+      out.push(setRt());
+    }
     if (mode === 'pre' || mode === 'post') out.push(this.setXsp(rn, this.get64(L_NEWBASE)));
     return out;
   }
