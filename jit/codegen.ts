@@ -6,7 +6,8 @@
 import type BinaryenNs from 'binaryen';
 import type { DecodedInstruction } from '../src/a64/decoder.js';
 import { decodeBitMasks } from '../src/cpu/interpreter/alu.js';
-import { SLOT_EXCL_SIZE, SLOT_IRQ_LINES, SLOT_NZCV, SLOT_PC, SLOT_PSTATE, SLOT_SP } from '../src/cpu/state-layout.js';
+import { SLOT_EXCL_SIZE, SLOT_IRQ_LINES, SLOT_NZCV, SLOT_PC, SLOT_PSTATE, SLOT_SP, SLOT_SP_EL0 } from '../src/cpu/state-layout.js';
+import { El0Access, SYSREG_BY_KEY, sysregKey, type SysregDef, type SysregHost } from '../src/cpu/system-registers.js';
 import {
   CTX_SP_ALIGN, HELPER_EXIT, HELPER_NEXT_PC, JIT_BP, JIT_BP_ON, JIT_BUDGET, JIT_INFO,
   JIT_SCRATCH, JIT_TLB, JitCode, CTX_PAN,
@@ -65,6 +66,27 @@ const L_TI = 68;
  * out, so it is computed on entry and after each call out, not per block.
  */
 const L_ATTN = 69;
+
+// The MRS encodings the interpreter's handler (system.ts) treats itself rather than through SYSREG_BY_KEY.
+const KEY_NZCV = sysregKey(3, 3, 4, 2, 0);
+const KEY_DAIF = sysregKey(3, 3, 4, 2, 1);
+const KEY_CURRENTEL = sysregKey(3, 0, 4, 2, 2);
+const KEY_SP_EL0 = sysregKey(3, 0, 4, 1, 0);
+const HANDLER_KEYS = new Set([
+  KEY_NZCV, KEY_DAIF, KEY_CURRENTEL, KEY_SP_EL0,
+  sysregKey(3, 0, 4, 2, 0), sysregKey(3, 0, 4, 2, 3), sysregKey(3, 3, 4, 4, 0), sysregKey(3, 3, 4, 4, 1), // SPSel, PAN, FPCR, FPSR
+]);
+
+/** A vcpu that must not be looked at: an EL0 access check that reads nothing is the same for every vcpu and state. */
+const NO_HOST = new Proxy({}, { get: () => { throw new Error('the EL0 access check depends on the vcpu'); } }) as SysregHost;
+
+function el0AlwaysAllowed(def: SysregDef): boolean {
+  try {
+    return def.el0(NO_HOST) === El0Access.Allowed;
+  } catch {
+    return false;
+  }
+}
 
 // The data TLB (src/cpu/tlb.ts): parallel word arrays of DTLB_ENTRIES each.
 const TLB_TAG_LO = 0;
@@ -527,6 +549,10 @@ export class RegionEmitter {
         return hint >= 2 && hint <= 5 ? undefined : s([]);
       }
       case 'DMB': case 'DSB': return s([]);
+      case 'MRS': {
+        const code = this.mrs(f);
+        return code === undefined ? undefined : s(code);
+      }
       case 'CLREX': return s([this.m.i32.store(EXCL_SIZE, 4, this.state(), this.c32(0))]);
       case 'LDST_UIMM': {
         // PRFM: no access, but the interpreter's handler still checks SP alignment first.
@@ -943,6 +969,38 @@ export class RegionEmitter {
     }
     out.push(this.setW(f.Rd, this.get32(crc)));
     return out;
+  }
+
+  // ---- System registers ----
+
+  /**
+   * MRS of a register that is plain storage in the state block, or PSTATE
+   * bits, where this EL (from the region's context) may read it. Computed
+   * values, trapped or UNDEFINED accesses run the handler.
+   */
+  private mrs(f: Record<string, number>): X[] | undefined {
+    const { m } = this;
+    const key = sysregKey(2 | f.o0, f.op1, f.CRn, f.CRm, f.op2);
+    const el = this.region.ctx & 3;
+    const pstate = (): X => m.i32.load(PSTATE, 4, this.state());
+    switch (key) {
+      case KEY_NZCV: return [this.setW(f.Rt, this.nzcv())];
+      case KEY_DAIF: return el === 0 ? undefined : [this.setW(f.Rt, m.i32.and(pstate(), this.c32(0x3c0)))];
+      case KEY_CURRENTEL: return el === 0 ? undefined : [this.setX(f.Rt, this.c64(el << 2))];
+      case KEY_SP_EL0:
+        // At EL1h SP_EL0 waits in its bank slot; at EL1t (SPSel 0) the handler raises UNDEFINED.
+        if (el === 0) return undefined;
+        return [m.if(
+          m.i32.and(pstate(), this.c32(1)),
+          this.setX(f.Rt, m.i64.load(8 * SLOT_SP_EL0, 8, this.state())),
+          m.block(null, this.trampoline(this.cur.insn)),
+        )];
+    }
+    if (HANDLER_KEYS.has(key)) return undefined;
+    const def = SYSREG_BY_KEY.get(key);
+    if (def === undefined || !def.readable || def.read !== undefined) return undefined;
+    if (el === 0 && !el0AlwaysAllowed(def)) return undefined;
+    return [this.setX(f.Rt, m.i64.load(8 * def.slot, 8, this.state()))];
   }
 
   // ---- Loads and stores ----

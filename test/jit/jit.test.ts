@@ -425,8 +425,8 @@ loop:
     const odd = 6, twos = 3, fours = 2;
     const faults = 6 * odd + 4 * twos + 2 * fours;
     expect(r.vm.vcpus[0].getX(26)).toBe(BigInt(faults));
-    // The MSR of VBAR_EL1; then each fault runs the handler, and the vector's MRS, MSR and ERET.
-    expect(trampolineCalls(src).calls).toBe(1 + 4 * faults);
+    // The MSR of VBAR_EL1; then each fault runs the handler, and the vector's MSR and ERET.
+    expect(trampolineCalls(src).calls).toBe(1 + 3 * faults);
   });
 
   it('LDAR/STLR reach devices through the slow path', () => {
@@ -473,11 +473,122 @@ loop2:
   add sp, sp, #4`, { 0x200: SKIP });
     const r = agree(src);
     expect(r.vm.vcpus[0].getX(26)).toBe(30n);
-    // Handlers run for the MSR of VBAR_EL1, the MRS/MSR/ISB that set SCTLR_EL1.SA, and each
-    // fault's MRS, MSR and ERET in the vector: none for the prefetches themselves.
+    // Handlers run for the MSR of VBAR_EL1, the MSR and ISB that set SCTLR_EL1.SA, and each
+    // fault's MSR and ERET in the vector: none for the prefetches themselves.
     const t = trampolineCalls(src);
     expect(t.compiled).toBeGreaterThan(100);
-    expect(t.calls).toBe(4 + 3 * 30);
+    expect(t.calls).toBe(3 + 2 * 30);
+  });
+
+  const MRS_LOOP = `
+loop:
+  mrs x3, tpidr_el1
+  mrs x4, tpidr_el0
+  mrs x5, tpidrro_el0
+  mrs x6, sp_el0
+  mrs x7, daif
+  mrs x8, currentel
+  cmp x9, #15
+  mrs x10, nzcv
+  mrs x11, ctr_el0
+  mrs x12, midr_el1
+  mrs x13, mpidr_el1
+  mrs x14, sctlr_el1
+  mrs x15, vbar_el1
+  mrs x16, id_aa64isar0_el1
+  mrs x17, cntkctl_el1
+  add x21, x21, x10
+  eor x22, x22, x3, ror #3
+  add x23, x23, x6
+  add x24, x24, x7
+  subs x9, x9, #1
+  b.ne loop`;
+
+  const MRS_SETUP = `
+  mov x9, #30
+  movz x1, #0x1234
+  msr tpidr_el0, x1
+  movk x1, #0x5678, lsl #32
+  msr tpidrro_el0, x1
+  movz x2, #0x4010, lsl #16
+  movk x2, #0x5000
+  msr sp_el0, x2
+  msr tpidr_el1, x2`;
+
+  it('MRS of plain registers, NZCV, DAIF, CurrentEL and SP_EL0 runs inline at EL1', () => {
+    // Values change between reads: MSR writes, DAIF masked and unmasked, flags set.
+    agree(`${MRS_SETUP}
+outer:
+  mov x25, x9
+  mov x9, #3
+${MRS_LOOP}
+  mov x9, x25
+  add x3, x3, x9
+  msr tpidr_el1, x3
+  add x6, x6, #16
+  msr sp_el0, x6
+  tbz x9, #0, 1f
+  msr daifset, #2
+  b 2f
+1:
+  msr daifclr, #2
+2:
+  subs x9, x9, #1
+  b.ne outer`);
+    // Only the setup's MSRs run handlers.
+    const t = trampolineCalls(`${MRS_SETUP}\n${MRS_LOOP}`);
+    expect(t.compiled).toBeGreaterThan(500);
+    expect(t.calls).toBe(4);
+  });
+
+  it('MRS is checked per exception level: the same code at EL1h, EL1t (SP_EL0 UNDEFINED) and EL0 (traps)', () => {
+    const r = agree(withVectors(`
+  mov x1, #0x77
+  msr tpidrro_el0, x1
+  msr tpidr_el0, x1
+  msr tpidr_el1, x1
+  mov x9, #3
+1:
+  bl readregs
+  subs x9, x9, #1
+  b.ne 1b
+  msr spsel, #0
+  mov x9, #3
+2:
+  bl readregs
+  subs x9, x9, #1
+  b.ne 2b
+  msr spsel, #1
+  adr x8, el0code
+  msr elr_el1, x8
+  msr spsr_el1, xzr
+  eret
+el0code:
+  mov x9, #5
+3:
+  bl readregs
+  subs x9, x9, #1
+  b.ne 3b
+  b end
+readregs:
+  mrs x1, tpidr_el0
+  mrs x2, tpidrro_el0
+  mrs x3, nzcv
+  mrs x4, ctr_el0
+  mrs x5, tpidr_el1
+  mrs x6, currentel
+  mrs x7, daif
+  mrs x10, sp_el0
+  mrs x11, elr_el1
+  add x12, x12, x1
+  add x13, x13, x4
+  add x14, x14, x5
+  add x15, x15, x6
+  add x16, x16, x10
+  add x17, x17, x11
+  ret`, { 0x000: SKIP, 0x200: SKIP, 0x400: SKIP }));
+    // SP_EL0 at EL1t; at EL0 CTR_EL0 and DAIF trap (SCTLR_EL1.UCT, UMA clear), the EL1 registers are UNDEFINED.
+    expect(r.vm.vcpus[0].getX(26)).toBe(3n + 5n * 6n);
   });
 });
 
