@@ -6,15 +6,26 @@
 // Run with `npm run bench:memory` (node --expose-gc). Each JIT mode runs in a
 // child process of its own: a mode that loads Binaryen on the main thread or
 // starts the compile worker would otherwise leave that memory in the figures
-// of the mode measured after it. Figures go to stdout and
-// bench/out/reboot-memory.json; the exit status is non-zero when heapUsed
-// grows by more than HEAP_BOUND_MIB from boot 100 to the last boot.
+// of the mode measured after it. heapUsed is the main thread's heap only: the
+// compile worker's heap and Binaryen's memory in 'auto' mode show only in
+// rss. Figures go to stdout and bench/out/reboot-memory.json; the exit status
+// is non-zero when heapUsed grows by more than HEAP_BOUND_MIB from boot 100 to
+// the last boot, or when the JIT compiled less than a region per boot (then
+// nothing was measured).
+//
+// RSS is reported, not checked: it swings by tens of MiB with the timing of
+// the worker's own collections, and on glibc it creeps by a few hundred bytes
+// per Wasm module V8 compiles (malloc arenas of its compile threads keep freed
+// memory; the creep goes away under MALLOC_ARENA_MAX=1), so a bound on it
+// would fail on noise or on the C library rather than on warmboot.
 //
 // Options: --boots=N (default 1000), --threshold=N (default 1),
-// --modes=auto,on, --snapshots (heap snapshots at boot 100 and the last boot
-// into bench/out/, for finding what grows).
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+// --modes=auto,on, --sample-every=N (more samples, for long runs), --no-gc
+// (never force a collection, as an embedder would not), --snapshots (heap
+// snapshots at boot 100 and the last boot into bench/out/, for finding what
+// grows).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -196,12 +207,19 @@ leaf_b:
 interface Sample {
   boot: number;
   rss: number;
+  /** Peak RSS of the process so far. */
+  maxRss: number;
   heapUsed: number;
   heapTotal: number;
   external: number;
   arrayBuffers: number;
-  /** Memory V8 allocated with malloc outside the JS heap (Binaryen's and Wasm's bookkeeping show up here). */
+  /** V8's own malloc'ed memory (compiler zones among it): not the JS heap, not array buffers. */
   malloced: number;
+  /**
+   * Resident anonymous executable mappings: V8's generated code, Wasm code
+   * included, which no other figure here counts. Linux only (else -1).
+   */
+  codeRss: number;
   detachedContexts: number;
   liveRegions: number;
   modulesCompiled: number;
@@ -241,11 +259,13 @@ function intArg(name: string, fallback: number): number {
   return n;
 }
 
-function sampleBoots(boots: number): number[] {
-  return [...new Set([...DEFAULT_SAMPLES.filter((b) => b <= boots), boots])].sort((a, b) => a - b);
+function sampleBoots(boots: number, every: number | undefined): number[] {
+  const extra = every ? Array.from({ length: Math.floor(boots / every) }, (_, i) => (i + 1) * every) : [];
+  return [...new Set([...DEFAULT_SAMPLES.filter((b) => b <= boots), ...extra, boots])].sort((a, b) => a - b);
 }
 
-const gc = (globalThis as { gc?: () => void }).gc;
+// --no-gc measures what an embedder sees, who never forces a collection.
+const gc = arg('no-gc') === undefined ? (globalThis as { gc?: () => void }).gc : undefined;
 
 function collect(): void {
   if (!gc) return;
@@ -253,6 +273,25 @@ function collect(): void {
   // list, Wasm instances) whose targets only the second one frees.
   gc();
   gc();
+}
+
+function codeRss(): number {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return -1;
+  }
+  let total = 0, counting = false;
+  for (const line of text.split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ (\d+)/.exec(line);
+    if (header) {
+      counting = header[1].includes('x') && header[2] === '0';
+      continue;
+    }
+    if (counting && line.startsWith('Rss:')) total += parseInt(line.slice(4), 10) * 1024;
+  }
+  return total;
 }
 
 function readU64(machine: Machine, pa: number): bigint {
@@ -289,7 +328,8 @@ async function runMode(mode: Mode, boots: number, threshold: number, expected: b
   if (mode === 'on') await loadJit();
   let serialBytes = 0;
   const machine = new Machine({ jit: mode, jitThreshold: threshold, kernel: kernel(), onSerialOutput: (b) => { serialBytes += b.length; } });
-  const at = new Set(sampleBoots(boots));
+  const every = arg('sample-every') !== undefined ? intArg('sample-every', 1) : undefined;
+  const at = new Set(sampleBoots(boots, every));
   const samples: Sample[] = [];
   const t0 = performance.now();
   let lastT = t0, lastBoot = 0;
@@ -306,8 +346,8 @@ async function runMode(mode: Mode, boots: number, threshold: number, expected: b
       if (!j) throw new Error(`jit '${mode}': the machine has no JIT tier`);
       const compiled = j.instructionsCompiled, total = j.instructionsCompiled + j.instructionsInterpreted;
       samples.push({
-        boot: n, rss: mu.rss, heapUsed: mu.heapUsed, heapTotal: mu.heapTotal, external: mu.external, arrayBuffers: mu.arrayBuffers,
-        malloced: hs.malloced_memory, detachedContexts: hs.number_of_detached_contexts,
+        boot: n, rss: mu.rss, maxRss: process.resourceUsage().maxRSS * 1024, heapUsed: mu.heapUsed, heapTotal: mu.heapTotal, external: mu.external, arrayBuffers: mu.arrayBuffers,
+        malloced: hs.malloced_memory, codeRss: codeRss(), detachedContexts: hs.number_of_detached_contexts,
         liveRegions: j.liveRegions, modulesCompiled: j.modulesCompiled, regionsCompiled: j.regionsCompiled,
         regionsInvalidated: j.regionsInvalidated, regionsInFlight: j.regionsInFlight, evictions: j.evictions,
         tableLength: machine.vm.jit?.tableLength ?? 0, compiledShare: total > 0 ? compiled / total : 0, msPerBoot,
@@ -330,14 +370,29 @@ async function runMode(mode: Mode, boots: number, threshold: number, expected: b
   };
 }
 
+/** The checkout measured, marked when it has uncommitted changes: the engine moves under this benchmark. */
+function commit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function signed(x: number): string {
+  return `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
+}
+
 function mib(bytes: number): string {
   return (bytes / MiB).toFixed(1);
 }
 
 function table(r: ModeResult): string {
-  const head = ['boot', 'rss', 'heapUsed', 'external', 'arrayBuf', 'malloced', 'live', 'table', 'modules', 'regions', 'invalid', 'compiled', 'ms/boot'];
+  const head = ['boot', 'rss', 'peakRss', 'heapUsed', 'external', 'arrayBuf', 'malloced', 'code', 'live', 'table', 'modules', 'regions', 'invalid', 'compiled', 'ms/boot'];
   const rows = r.samples.map((s) => [
-    String(s.boot), mib(s.rss), mib(s.heapUsed), mib(s.external), mib(s.arrayBuffers), mib(s.malloced),
+    String(s.boot), mib(s.rss), mib(s.maxRss), mib(s.heapUsed), mib(s.external), mib(s.arrayBuffers), mib(s.malloced), s.codeRss < 0 ? '-' : mib(s.codeRss),
     String(s.liveRegions), String(s.tableLength), String(s.modulesCompiled), String(s.regionsCompiled), String(s.regionsInvalidated),
     `${(100 * s.compiledShare).toFixed(0)}%`, s.msPerBoot.toFixed(1),
   ]);
@@ -352,10 +407,14 @@ interface Verdict {
   toBoot: number;
   rssGrowthMiB: number;
   rssGrowthKiBPerBoot: number;
+  peakRssGrowthMiB: number;
+  codeGrowthMiB: number;
   heapUsedGrowthMiB: number;
   externalGrowthMiB: number;
   regionsPerBoot: number;
   modulesPerBoot: number;
+  /** Below one region per boot the JIT was not exercised and the figures prove nothing. */
+  compiledEachBoot: boolean;
   flat: boolean;
 }
 
@@ -369,19 +428,21 @@ function verdict(r: ModeResult): Verdict {
     mode: r.mode, fromBoot: from.boot, toBoot: to.boot,
     rssGrowthMiB: (to.rss - from.rss) / MiB,
     rssGrowthKiBPerBoot: (to.rss - from.rss) / 1024 / boots,
+    peakRssGrowthMiB: (to.maxRss - from.maxRss) / MiB,
+    codeGrowthMiB: (to.codeRss - from.codeRss) / MiB,
     heapUsedGrowthMiB: heap,
     externalGrowthMiB: (to.external - from.external) / MiB,
     regionsPerBoot: (to.regionsCompiled - from.regionsCompiled) / boots,
     modulesPerBoot: (to.modulesCompiled - from.modulesCompiled) / boots,
+    compiledEachBoot: (to.regionsCompiled - from.regionsCompiled) / boots >= 1,
     flat: heap <= HEAP_BOUND_MIB,
   };
 }
 
 /** Runs one mode in a fresh node with this process's flags (--expose-gc among them); its result comes back as JSON on stdout. */
-function spawnMode(mode: Mode, boots: number, threshold: number, expected: bigint, snapshots: boolean): ModeResult {
+function spawnMode(mode: Mode, expected: bigint): ModeResult {
   const args = [
-    ...process.execArgv, fileURLToPath(import.meta.url), `--child=${mode}`, `--boots=${boots}`, `--threshold=${threshold}`,
-    `--expected=${expected.toString(16)}`, ...(snapshots ? ['--snapshots'] : []),
+    ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), `--child=${mode}`, `--expected=${expected.toString(16)}`,
   ];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * MiB });
   if (r.status !== 0) throw new Error(`jit '${mode}': the measuring process failed (status ${r.status}, signal ${r.signal})`);
@@ -400,36 +461,39 @@ async function main(): Promise<void> {
   const threshold = intArg('threshold', 1);
   const modes = (arg('modes') ?? 'auto,on').split(',') as Mode[];
   for (const m of modes) if (m !== 'auto' && m !== 'on') throw new Error(`--modes: '${m}' is not auto or on`);
-  const snapshots = arg('snapshots') !== undefined;
   const machineName = `${cpus()[0]?.model ?? 'unknown CPU'} x${cpus().length}, Node ${process.version}`;
   mkdirSync(outDir, { recursive: true });
   console.log(`warmboot reboot memory on ${machineName}`);
   console.log(`${boots} boots per JIT mode, jitThreshold ${threshold}, each mode in its own process`);
-  if (!gc) console.log('warning: no global.gc (run node with --expose-gc): figures include uncollected garbage');
+  if (!gc) console.log(arg('no-gc') !== undefined ? 'no forced collections (--no-gc): figures include uncollected garbage' : 'warning: no global.gc (run node with --expose-gc): figures include uncollected garbage');
   const expected = referenceChecksum();
   console.log(`guest checksum under the interpreter: 0x${expected.toString(16)} (every boot is checked against it)\n`);
 
   const results: ModeResult[] = [];
   const verdicts: Verdict[] = [];
   for (const mode of modes) {
-    const r = spawnMode(mode, boots, threshold, expected, snapshots);
+    const r = spawnMode(mode, expected);
     results.push(r);
     const v = verdict(r);
     verdicts.push(v);
     console.log(`\njit: '${mode}' (${mode === 'auto' ? 'compile worker' : 'compiled on the calling thread'}), ${(r.wallMs / 1000).toFixed(1)} s, MiB except counts`);
     console.log(table(r));
     console.log(
-      `boot ${v.fromBoot} -> ${v.toBoot}: rss ${v.rssGrowthMiB >= 0 ? '+' : ''}${v.rssGrowthMiB.toFixed(1)} MiB (${v.rssGrowthKiBPerBoot.toFixed(1)} KiB/boot), ` +
-      `heapUsed ${v.heapUsedGrowthMiB >= 0 ? '+' : ''}${v.heapUsedGrowthMiB.toFixed(1)} MiB, external ${v.externalGrowthMiB >= 0 ? '+' : ''}${v.externalGrowthMiB.toFixed(1)} MiB; ` +
+      `boot ${v.fromBoot} -> ${v.toBoot}: rss ${signed(v.rssGrowthMiB)} MiB (${v.rssGrowthKiBPerBoot.toFixed(1)} KiB/boot), ` +
+      `peak rss ${signed(v.peakRssGrowthMiB)} MiB, heapUsed ${signed(v.heapUsedGrowthMiB)} MiB, external ${signed(v.externalGrowthMiB)} MiB, code ${signed(v.codeGrowthMiB)} MiB; ` +
       `${v.regionsPerBoot.toFixed(1)} regions in ${v.modulesPerBoot.toFixed(1)} modules compiled per boot`,
     );
   }
 
-  const ok = verdicts.every((v) => v.flat);
+  const ok = verdicts.every((v) => v.flat && v.compiledEachBoot);
+  for (const v of verdicts) {
+    if (!v.compiledEachBoot) console.log(`\njit: '${v.mode}' compiled ${v.regionsPerBoot.toFixed(2)} regions per boot: the JIT was not exercised, so this run shows nothing`);
+  }
   writeFileSync(resolve(outDir, 'reboot-memory.json'), JSON.stringify({
-    machine: machineName, date: new Date().toISOString(), boots, threshold, heapBoundMiB: HEAP_BOUND_MIB, results, verdicts, ok,
+    machine: machineName, date: new Date().toISOString(), commit: commit(), boots, threshold, heapBoundMiB: HEAP_BOUND_MIB, results, verdicts, ok,
   }, null, 2));
-  console.log(`\nverdict: ${ok ? 'flat' : 'NOT flat'} (heapUsed growth from boot ${verdicts[0]?.fromBoot} to ${boots} within ${HEAP_BOUND_MIB} MiB: ` +
+  const word = verdicts.some((v) => !v.flat) ? 'NOT flat' : ok ? 'flat' : 'inconclusive';
+  console.log(`\nverdict: ${word} (heapUsed growth from boot ${verdicts[0]?.fromBoot} to ${boots} within ${HEAP_BOUND_MIB} MiB: ` +
     `${verdicts.map((v) => `${v.mode} ${v.flat ? 'yes' : 'no'}`).join(', ')}); figures in bench/out/reboot-memory.json`);
   if (!ok) process.exitCode = 1;
 }
