@@ -555,7 +555,8 @@ export class RegionEmitter {
       }
       case 'CLREX': return s([this.m.i32.store(EXCL_SIZE, 4, this.state(), this.c32(0))]);
       case 'LDST_UIMM': {
-        // PRFM: no access, but the interpreter's handler still checks SP alignment first.
+        // PRFM: no access. The interpreter's handler still checks SP alignment
+        // (the Arm ARM skips CheckSPAlignment for prefetches); this follows it.
         if (f.size === 3 && f.opc === 2) return s(this.spCheck(f.Rn));
         return s(this.ldst(f.size, f.opc, f.Rt, f.Rn, BigInt(f.imm12 << f.size), 'offset'));
       }

@@ -445,6 +445,7 @@ loop:
     expect(r.serial).toBe('ABCDEFGHIJKLMNOPQRSTUVWXYZ');
   });
 
+  // The Arm ARM skips CheckSPAlignment for prefetches; the interpreter checks, and the JIT follows it.
   it('PRFM and PRFUM never fault on their address, but check SP alignment as the interpreter does', () => {
     const src = withVectors(`
   movz x4, #0x3000, lsl #16
