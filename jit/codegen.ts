@@ -555,19 +555,18 @@ export class RegionEmitter {
       }
       case 'CLREX': return s([this.m.i32.store(EXCL_SIZE, 4, this.state(), this.c32(0))]);
       case 'LDST_UIMM': {
-        // PRFM: no access. The interpreter's handler still checks SP alignment
-        // (the Arm ARM skips CheckSPAlignment for prefetches); this follows it.
-        if (f.size === 3 && f.opc === 2) return s(this.spCheck(f.Rn));
+        // PRFM: a hint; no access and, as the Arm ARM has it, no SP alignment check.
+        if (f.size === 3 && f.opc === 2) return s([]);
         return s(this.ldst(f.size, f.opc, f.Rt, f.Rn, BigInt(f.imm12 << f.size), 'offset'));
       }
       case 'LDST_UNSCALED': case 'LDST_PRE': case 'LDST_POST': {
         // PRFUM: the writeback forms have no prefetch encoding.
-        if (f.size === 3 && f.opc === 2) return d.name === 'LDST_UNSCALED' ? s(this.spCheck(f.Rn)) : undefined;
+        if (f.size === 3 && f.opc === 2) return d.name === 'LDST_UNSCALED' ? s([]) : undefined;
         const mode = d.name === 'LDST_PRE' ? 'pre' : d.name === 'LDST_POST' ? 'post' : 'offset';
         return s(this.ldst(f.size, f.opc, f.Rt, f.Rn, BigInt(sext(f.imm9, 9)), mode));
       }
       case 'LDST_REG': {
-        if (f.size === 3 && f.opc === 2) return s(this.spCheck(f.Rn)); // PRFM (register)
+        if (f.size === 3 && f.opc === 2) return s([]); // PRFM (register)
         return s(this.ldst(f.size, f.opc, f.Rt, f.Rn, this.extended(f.Rm, f.option, f.S ? f.size : 0), 'offset'));
       }
       case 'LDAR_STLR': return s(this.ldst(f.size, f.L === 1 ? 1 : 0, f.Rt, f.Rn, 0n, 'offset', true));

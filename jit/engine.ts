@@ -119,7 +119,7 @@ interface LiveRegion {
 /** A region asked of the compile worker; dropped if its page is invalidated before the reply. */
 interface InFlight {
   readonly region: Region;
-  readonly key: string;
+  readonly keys: readonly string[];
 }
 
 /** Calls between looks at the compile worker's reply counter while the interpreter runs. */
@@ -336,7 +336,9 @@ export class JitEngine {
       this.codePages.page(region.hostPage / CODE_PAGE_BYTES);
       if (this.pending.length === 0) this.pendingSince = c.retired;
       this.pending.push(region);
-      this.pendingKeys.add(key);
+      // Every block of it: while it waits for the worker, the loop heads
+      // inside it get hot too and must not become regions of their own.
+      for (const k of regionKeys(region)) this.pendingKeys.add(k);
     }
     if (this.threshold === 1 || this.pending.length >= BATCH_REGIONS || this.bg) {
       this.flushPending();
@@ -490,7 +492,7 @@ export class JitEngine {
       }
       for (const region of regions) {
         const ticket = this.nextTicket++;
-        this.inflight.set(ticket, { region, key: regionKey(region) });
+        this.inflight.set(ticket, { region, keys: regionKeys(region) });
         this.bg.post(this.client!, { kind: 'region', owner: this.owner, ticket, target, region: regionWords(region) });
       }
       this.stats.regionsInFlight = this.inflight.size;
@@ -535,7 +537,7 @@ export class JitEngine {
             return undefined;
           }
           this.inflight.delete(t);
-          this.pendingKeys.delete(f.key);
+          for (const k of f.keys) this.pendingKeys.delete(k);
           return f.region;
         });
         this.stats.regionsInFlight = this.inflight.size;
@@ -641,14 +643,14 @@ export class JitEngine {
       for (const [t, f] of this.inflight) {
         if (f.region.hostPage / CODE_PAGE_BYTES !== hostPage) continue;
         this.inflight.delete(t);
-        this.pendingKeys.delete(f.key);
+        for (const k of f.keys) this.pendingKeys.delete(k);
       }
       this.stats.regionsInFlight = this.inflight.size;
     }
     if (this.pending.length > 0) {
       const keep = this.pending.filter((r) => r.hostPage / CODE_PAGE_BYTES !== hostPage);
       if (keep.length !== this.pending.length) {
-        for (const r of this.pending) if (!keep.includes(r)) this.pendingKeys.delete(regionKey(r));
+        for (const r of this.pending) if (!keep.includes(r)) for (const k of regionKeys(r)) this.pendingKeys.delete(k);
         this.pending = keep;
       }
     }
@@ -693,10 +695,9 @@ export class JitEngine {
   }
 }
 
-/** The key of a region's entry block. */
-function regionKey(r: Region): string {
-  const b = r.blocks[0];
-  return blockKey(Number(b.pc & 0xffffffffn) | 0, Number(b.pc >> 32n) | 0, r.ctx, r.hostPage);
+/** The keys of a region's blocks. */
+function regionKeys(r: Region): string[] {
+  return r.blocks.map((b) => blockKey(Number(b.pc & 0xffffffffn) | 0, Number(b.pc >> 32n) | 0, r.ctx, r.hostPage));
 }
 
 /** Blocks are keyed by virtual PC and context, and by the host page their bytes came from. */

@@ -46,8 +46,11 @@ export const PSCI_RET_INVALID_ADDRESS = -9;
 const SMCCC_RET_NOT_REQUIRED = -2;
 const SMCCC_ARCH_WORKAROUND_RET_UNAFFECTED = 1;
 
-/** KVM_SYSTEM_EVENT_* types. */
-export const enum SystemEventType {
+/**
+ * KVM_SYSTEM_EVENT_* types. A real enum, not a const one: embedders writing
+ * plain JavaScript import it as a value.
+ */
+export enum SystemEventType {
   Shutdown = 1,
   Reset = 2,
   Crash = 3,

@@ -50,7 +50,14 @@ function checkSp(c: Vcpu, rn: number): void {
   if (rn === 31) c.checkSpAlignment();
 }
 
+/**
+ * PRFM/PRFUM (size 3, opc 2): a hint. It accesses nothing, and the Arm ARM
+ * leaves prefetches out of the SP alignment check, so it never faults.
+ */
+const PREFETCH: Handler = () => undefined;
+
 export function buildLdstUimm(f: Fields): Handler {
+  if (f.size === 3 && f.opc === 2) return PREFETCH;
   const n = spReg(f.Rn), rn = f.Rn;
   const offset = f.imm12 << f.size;
   const acc = makeAccess(f.size, f.opc, f.Rt);
@@ -80,6 +87,7 @@ export function buildLdstImm9(f: Fields, mode: 'unscaled' | 'pre' | 'post' | 'un
     };
   }
   if (mode === 'unscaled') {
+    if (f.size === 3 && f.opc === 2) return PREFETCH;
     return (c) => {
       const r = c.r;
       checkSp(c, rn);
@@ -100,6 +108,7 @@ export function buildLdstImm9(f: Fields, mode: 'unscaled' | 'pre' | 'post' | 'un
 }
 
 export function buildLdstReg(f: Fields): Handler {
+  if (f.size === 3 && f.opc === 2) return PREFETCH;
   const n = spReg(f.Rn), m = zrRead(f.Rm), rn = f.Rn;
   const option = f.option, amount = f.S ? f.size : 0;
   const acc = makeAccess(f.size, f.opc, f.Rt);
