@@ -4,6 +4,7 @@
 // per owner, so batches grow with the backlog and stay small when it is idle.
 // Protocol: jit/background-compiler.ts.
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import v8 from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
 import { loadBinaryen, binaryenLoadMs } from './binaryen.js';
 import { compileRegions, regionFromWords } from './batch-compiler.js';
@@ -19,6 +20,12 @@ const readyCount = new Int32Array(ready);
 const queue: CompileRequest[] = [];
 let busy = false;
 const B = await loadBinaryen();
+// V8 compiles Wasm functions lazily, at their first call: the vcpu thread
+// would do the machine-code half of every compile. Eager compilation makes
+// `new WebAssembly.Module` here do it (Liftoff; V8 still tiers hot code up in
+// the background). Set only now: Binaryen's own 10 MB module stays lazy.
+// The flag is process-wide; the vcpu thread compiles little else.
+v8.setFlagsFromString('--no-wasm-lazy-compilation');
 
 function reply(msg: CompileReply): void {
   port.postMessage(msg);
