@@ -28,7 +28,7 @@ const USAGE = `usage: warmboot [options]
 Without -kernel or -bios, boots the bundled demo guest.
 
 QEMU-compatible options:
-  -M, -machine virt[,gic-version=2|3|max|host]
+  -M, -machine virt[,gic-version=2|3|max|host][,dtb-randomness=on|off]
   -cpu MODEL            ${cpuModelNames().join(', ')}
   -m SIZE               guest RAM, QEMU syntax (128M, 1G, size=512M); default 128M
   -smp N                number of vcpus (cpus=N accepted)
@@ -74,12 +74,13 @@ export function parseMemorySize(text: string): number {
   return bytes;
 }
 
-function parseMachine(text: string): { gicVersion?: 2 | 3 } {
+function parseMachine(text: string): { gicVersion?: 2 | 3; dtbRandomness?: boolean } {
   const [type, ...props] = text.split(',');
   if (!/^virt(-\d+\.\d+)?$/.test(type)) {
     throw new UsageError(`machine '${type}' is not supported: warmboot emulates QEMU's virt board only (-M virt)`);
   }
   let gicVersion: 2 | 3 | undefined;
+  let dtbRandomness: boolean | undefined;
   for (const p of props) {
     const [k, v] = p.split('=');
     if (k === 'gic-version') {
@@ -88,13 +89,18 @@ function parseMachine(text: string): { gicVersion?: 2 | 3 } {
       if (v === '2') gicVersion = 2;
       else if (v === '3' || v === 'max' || v === 'host') gicVersion = 3;
       else throw new UsageError(`-machine gic-version='${v}': expected 2, 3, max or host`);
+    } else if (k === 'dtb-randomness' || k === 'dtb-kaslr-seed') {
+      // QEMU's spellings: on/off and its other boolean forms; dtb-kaslr-seed is the older name.
+      if (v === undefined || ['on', 'yes', 'true', 'y'].includes(v)) dtbRandomness = true;
+      else if (['off', 'no', 'false', 'n'].includes(v)) dtbRandomness = false;
+      else throw new UsageError(`-machine ${k}='${v}': expected on or off`);
     } else if (k === 'dumpdtb') {
       throw new UsageError('-machine dumpdtb= is not supported');
     } else {
       throw new UsageError(`-machine property '${k}' is not supported`);
     }
   }
-  return { gicVersion };
+  return { gicVersion, dtbRandomness };
 }
 
 /**

@@ -56,6 +56,12 @@ export interface MachineOptions {
   /** PSCI 1.1 (default) or KVM's legacy 0.1 interface. */
   readonly psciVersion?: '0.1' | '1.1';
   /**
+   * QEMU's dtb-randomness (default true, as there): fresh /chosen/kaslr-seed
+   * and /chosen/rng-seed in the generated device tree, so Linux randomises its
+   * layout and seeds its RNG. False gives the same tree on every run.
+   */
+  readonly dtbRandomness?: boolean;
+  /**
    * Deterministic time, QEMU's -icount shift=N with sleep=off: each retired
    * instruction is 2^N ns of guest time, and guest time jumps to the next
    * timer deadline when every vcpu idles. Default: guest time is host time.
@@ -265,6 +271,10 @@ export class Machine {
   }
 }
 
+function randomBytes(n: number): Uint8Array {
+  return globalThis.crypto.getRandomValues(new Uint8Array(n));
+}
+
 function planBoot(o: MachineOptions, memory: number, cpus: number, gicVersion: 2 | 3): BootPlan {
   const segments: { addr: number; data: Uint8Array }[] = [];
   let image: LoadedImage;
@@ -285,9 +295,13 @@ function planBoot(o: MachineOptions, memory: number, cpus: number, gicVersion: 2
     initrd = placeInitrd(image, o.initrd.length, VIRT_RAM_BASE, memory);
     segments.push({ addr: initrd.start, data: o.initrd });
   }
+  // As QEMU's dtb-randomness: fresh seeds for Linux's KASLR and its
+  // random-number generator, unless the embedder wants a reproducible tree.
+  const random = o.dtbRandomness ?? true;
   const dtb = o.dtb ?? buildVirtDeviceTree({
     ramBase: VIRT_RAM_BASE, ramSize: memory, cpus, gicVersion, psciMethod: o.psciConduit ?? 'hvc', psciVersion: o.psciVersion,
     bootargs: o.append, initrdStart: initrd?.start, initrdEnd: initrd?.end,
+    kaslrSeed: random ? randomBytes(8) : undefined, rngSeed: random ? randomBytes(32) : undefined,
   });
   const dtbAddress = placeDtb({ image, initrd, dtbSize: dtb.length, ramBase: VIRT_RAM_BASE, ramSize: memory });
   segments.push({ addr: dtbAddress, data: dtb });
