@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Machine } from '../../src/machine.js';
 import { loadImage, placeInitrd } from '../../src/board/image-loader.js';
 import {
   VirtDeviceTreeError,
@@ -239,6 +242,24 @@ describe('buildVirtDeviceTree', () => {
     expect(hexBytes(chosen.get('rng-seed')!)).toBe(hexBytes(rng));
     expect(hexBytes(chosen.get('kaslr-seed')!)).toBe(hexBytes(kaslr));
     const plain = decompileClean(buildVirtDeviceTree(base)).nodes.get('/chosen')!.props;
+    expect(plain.has('rng-seed') || plain.has('kaslr-seed')).toBe(false);
+  });
+
+  it("a Machine seeds /chosen afresh each time, as QEMU's dtb-randomness, unless told not to", () => {
+    const kernel = new Uint8Array(readFileSync(resolve(__dirname, '../../src/demo-guest/demo.elf')));
+    // An ELF kernel leaves the tree at the base of RAM; its header gives its size.
+    const tree = (dtbRandomness?: boolean): Uint8Array => {
+      const m = new Machine({ kernel, jit: 'off', dtbRandomness });
+      const head = m.vm.readPhysical(VIRT_RAM_BASE, 8);
+      const size = new DataView(head.buffer, head.byteOffset).getUint32(4, false);
+      return m.vm.readPhysical(VIRT_RAM_BASE, size);
+    };
+    const [a, b] = [decompileClean(tree()), decompileClean(tree(true))].map((t) => t.nodes.get('/chosen')!.props);
+    expect(a.get('kaslr-seed')!.length).toBe(8);
+    expect(a.get('rng-seed')!.length).toBe(32);
+    expect(hexBytes(a.get('kaslr-seed')!)).not.toBe(hexBytes(b.get('kaslr-seed')!));
+    expect(hexBytes(tree(false))).toBe(hexBytes(tree(false)));
+    const plain = decompileClean(tree(false)).nodes.get('/chosen')!.props;
     expect(plain.has('rng-seed') || plain.has('kaslr-seed')).toBe(false);
   });
 

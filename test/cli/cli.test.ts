@@ -83,6 +83,7 @@ describe('warmboot command', () => {
     expectCleanFailure(warmboot(['-m', 'lots']), /-m 'lots': expected a size/);
     expectCleanFailure(warmboot(['-kernel']), /needs an argument/);
     expectCleanFailure(warmboot(['--jit=fast']), /--jit=fast: expected on, off or auto/);
+    expectCleanFailure(warmboot(['-M', 'virt,dtb-randomness=maybe']), /dtb-randomness='maybe': expected on or off/);
     expectCleanFailure(warmboot(['--jit-threshold=0']), /--jit-threshold=0: expected a whole number/);
     expectCleanFailure(warmboot(['disk.img']), /unexpected argument 'disk.img'/);
   });
