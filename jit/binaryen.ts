@@ -14,11 +14,6 @@ export function loadBinaryen(): Promise<Binaryen> {
     const t0 = performance.now();
     const mod = await import('binaryen');
     loaded = mod.default;
-    // Binaryen's global defaults are -O2 -Os, under which writing a module's
-    // binary also optimises its stack IR: compiled code does not need it
-    // (V8 optimises), and it was half of the time spent per module.
-    loaded.setOptimizeLevel(0);
-    loaded.setShrinkLevel(0);
     binaryenLoadMs = performance.now() - t0;
     return loaded;
   })();
