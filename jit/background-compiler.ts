@@ -19,7 +19,8 @@ export type CompileReply =
     readonly trampolines: number[]; readonly instructions: number;
     readonly buildMs: number; readonly emitMs: number; readonly compileMs: number;
   }
-  | { readonly kind: 'error'; readonly owner: number; readonly message: string };
+  /** `requests`: how many of the owner's requests the failure answers. */
+  | { readonly kind: 'error'; readonly owner: number; readonly requests: number; readonly message: string };
 
 type WorkerThreads = typeof import('node:worker_threads');
 
@@ -110,7 +111,7 @@ export class BackgroundCompiler {
       const reply = m.message as CompileReply;
       const o = this.owners.get(reply.owner);
       if (!o) continue;
-      o.waiting -= reply.kind === 'module' ? reply.tickets.length : 1;
+      o.waiting -= reply.kind === 'module' ? reply.tickets.length : reply.kind === 'error' ? reply.requests : 1;
       if (o.waiting <= 0) this.owners.delete(reply.owner);
       o.client.receive(reply);
     }

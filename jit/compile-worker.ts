@@ -44,6 +44,7 @@ function serve(): void {
   try {
     for (drain(); queue.length > 0; drain()) {
       const first = queue.shift()!;
+      let requests = 1;
       try {
         if (first.kind === 'dispatcher') {
           const bytes = buildDispatcher(B, first.memoryPages, first.shared, first.hashBase);
@@ -58,6 +59,7 @@ function serve(): void {
             queue.splice(i, 1);
           } else i++;
         }
+        requests = batch.length;
         const features = new Set<Feature>(first.target.features);
         const out = compileRegions(B, first.target, batch.map((q) => regionFromWords((q as typeof first).region, features)));
         const t0 = performance.now();
@@ -68,7 +70,7 @@ function serve(): void {
           buildMs: out.buildMs, emitMs: out.emitMs, compileMs: performance.now() - t0,
         });
       } catch (e) {
-        reply({ kind: 'error', owner: first.owner, message: e instanceof Error ? e.stack ?? e.message : String(e) });
+        reply({ kind: 'error', owner: first.owner, requests, message: e instanceof Error ? e.stack ?? e.message : String(e) });
       }
     }
   } finally {
