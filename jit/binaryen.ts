@@ -4,7 +4,8 @@
 // Half of its 0.4 s load is V8 parsing and compiling that JavaScript, and
 // Node 20 keeps no code cache for ES modules. On Node the file is therefore
 // run as a classic script wrapped in a function, with V8's code cache for it
-// kept on disk (node_modules/.cache/warmboot, else the OS temp directory):
+// kept on disk (node_modules/.cache/warmboot, else a private directory in
+// the OS temp directory):
 // later processes skip the parse. The wrapping needs three textual
 // rewrites of the module's ES-only parts (import.meta.url, one dynamic import
 // of node:module, the final export); should a Binaryen release change them,
@@ -47,9 +48,23 @@ async function loadWithCodeCache(): Promise<Binaryen | undefined> {
     const source = scriptSource(fs.readFileSync(file, 'latin1'));
     if (source === undefined) return undefined;
     const name = `binaryen-${version}-node-${process.version}-${process.arch}.v8cache`;
-    const dirs = [path.join(path.dirname(path.dirname(file)), '.cache', 'warmboot'), path.join(os.tmpdir(), 'warmboot-cache')];
+    // A code cache is code: the temp directory is only used in a directory
+    // of this user's that no one else may write (a planted cache would run).
+    const shared = path.join(path.dirname(path.dirname(file)), '.cache', 'warmboot');
+    const uid = process.getuid?.();
+    const own = uid === undefined ? undefined : path.join(os.tmpdir(), `warmboot-cache-${uid}`);
+    const ownIsPrivate = (): boolean => {
+      try {
+        const st = fs.statSync(own!);
+        return st.isDirectory() && st.uid === uid && (st.mode & 0o022) === 0;
+      } catch {
+        return false;
+      }
+    };
+    const places = own === undefined ? [shared] : [shared, own];
     let cachedData: Buffer | undefined;
-    for (const d of dirs) {
+    for (const d of places) {
+      if (d === own && !ownIsPrivate()) break;
       try { cachedData = fs.readFileSync(path.join(d, name)); break; } catch { /* not there */ }
     }
     const script = new vm.Script(source, { filename: file, cachedData });
@@ -58,9 +73,10 @@ async function loadWithCodeCache(): Promise<Binaryen | undefined> {
     if (cachedData === undefined || script.cachedDataRejected === true) {
       binaryenLoadPath = 'cache-made';
       const data = script.createCachedData();
-      for (const d of dirs) {
+      for (const d of places) {
         try {
-          fs.mkdirSync(d, { recursive: true });
+          fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+          if (d === own && !ownIsPrivate()) break;
           // Written aside and renamed: processes starting together never read half a file.
           const tmp = path.join(d, `${name}.${process.pid}.tmp`);
           fs.writeFileSync(tmp, data);
