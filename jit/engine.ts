@@ -100,8 +100,12 @@ export const WORKER_START_INSTRUCTIONS = 2_000_000;
 export const DEFAULT_THRESHOLD = 4000;
 /** Regions compiled together in one module (fewer modules: less fixed cost). */
 const BATCH_REGIONS = 16;
-/** A queued region waits at most this many interpreted instructions for company. */
-const BATCH_WAIT_INSTRUCTIONS = 20_000;
+/**
+ * A queued region waits at most this many interpreted block starts for
+ * company: long enough to batch a burst of hot regions, short enough that a
+ * hot loop the hook keeps entering is not left interpreted for long.
+ */
+const BATCH_WAIT_BLOCKS = 1_000;
 const MAX_LIVE_REGIONS = 4096;
 const COUNTER_BITS = 14;
 const PROFILE = typeof process !== 'undefined' && process.env?.WARMBOOT_JIT_PROFILE === '1';
@@ -171,6 +175,8 @@ export class JitEngine {
   private nextSlot = 1;
   private pending: Region[] = [];
   private readonly pendingKeys = new Set<string>();
+  /** Block starts seen by the hook: the clock a queued region waits by (the vcpu's own count is folded away now and then). */
+  private blockStarts = 0;
   private pendingSince = 0;
   /** Bumped on every invalidation: a helper that sees it move tells the region to leave. */
   private epoch = 0;
@@ -320,6 +326,7 @@ export class JitEngine {
 
   /** Called by the interpreter at each block start: true hands the block to compiled code. */
   private blockStart(c: Vcpu, host: number): boolean {
+    this.blockStarts++;
     const r = c.r;
     const pcLo = r[PC], pcHi = r[PC + 1];
     const ctx = this.contextOf(c);
@@ -331,7 +338,7 @@ export class JitEngine {
     const n = this.counters[ci] + 1;
     if (n < this.threshold) {
       this.counters[ci] = n;
-      if (this.pending.length > 0 && c.retired - this.pendingSince > BATCH_WAIT_INSTRUCTIONS) this.flushPending();
+      if (this.pending.length > 0 && this.blockStarts - this.pendingSince > BATCH_WAIT_BLOCKS) this.flushPending();
       else if (this.inflight.size > 0 && ++this.pollTick >= POLL_INTERVAL) {
         this.pollTick = 0;
         this.bg!.poll();
@@ -351,7 +358,7 @@ export class JitEngine {
       const region = discoverRegion(c.dv, c.features, pc, host, ctx);
       // Mark the page now: a store to it before the batch compiles drops the queued region.
       this.codePages.page(region.hostPage / CODE_PAGE_BYTES);
-      if (this.pending.length === 0) this.pendingSince = c.retired;
+      if (this.pending.length === 0) this.pendingSince = this.blockStarts;
       this.pending.push(region);
       // Every block of it: while it waits for the worker, the loop heads
       // inside it get hot too and must not become regions of their own.
