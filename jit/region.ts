@@ -85,15 +85,25 @@ export function discoverRegion(
     seen.add(start);
     const insns: Insn[] = [];
     let pc = start;
+    let cut = false;
     for (;;) {
       const off = Number(pc - pagePc);
       const word = dv.getUint32(hostPage + off, true);
       const d = decode(word, features);
       insns.push({ pc, word, d });
-      if (endsBlock(d) || insns.length >= MAX_BLOCK_INSNS || total + insns.length >= MAX_REGION_INSNS) break;
+      if (endsBlock(d) || insns.length >= MAX_BLOCK_INSNS) break;
+      if (total + insns.length >= MAX_REGION_INSNS) {
+        cut = true;
+        break;
+      }
       pc += 4n;
       if (pc - pagePc >= BigInt(CODE_PAGE_BYTES)) break;
     }
+    // A block the size limit would cut short stays out: its code would leave
+    // the region mid-block, at a PC no branch goes to, which the dispatcher
+    // misses on every pass (a loop there would bounce between the tiers
+    // until that PC got hot on its own). Its own region takes it whole.
+    if (cut && blocks.length > 0) break;
     total += insns.length;
     const block = { pc: start, insns };
     blocks.push(block);
