@@ -102,6 +102,12 @@ export class BackgroundCompiler {
     this.poll();
   }
 
+  /** Stops the worker (of a compiler made with createBackgroundCompiler); machines using it stop compiling. */
+  close(): void {
+    this.failure ??= 'closed by its owner';
+    void this.worker?.terminate();
+  }
+
   /** Delivers whatever the worker has answered since the last poll; cheap when nothing has. */
   poll(): void {
     if (this.ready === undefined || Atomics.load(this.ready, 0) <= this.received) return;
@@ -135,7 +141,19 @@ export function canCompileInBackground(): boolean {
   return threads !== undefined;
 }
 
-/** The process's compile worker, started on first use; undefined where threads are not available. */
+/**
+ * A compile worker of one's own (JitOptions.compiler), for an embedder that
+ * wants machines not to share one; undefined where threads are not available.
+ */
+export function createBackgroundCompiler(): BackgroundCompiler | undefined {
+  return threads ? new BackgroundCompiler(threads) : undefined;
+}
+
+/**
+ * The process's compile worker, started on first use and shared by every
+ * machine that names none (it holds no machine state: replies go by owner);
+ * undefined where threads are not available.
+ */
 export function backgroundCompiler(): BackgroundCompiler | undefined {
   if (!threads) return undefined;
   shared ??= new BackgroundCompiler(threads);

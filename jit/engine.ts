@@ -42,6 +42,8 @@ export interface JitOptions {
    * it gets its first request, about 0.4 s of a core's time.
    */
   readonly workerAfter?: number;
+  /** The compile worker to use instead of the process's shared one (createBackgroundCompiler()). */
+  readonly compiler?: BackgroundCompiler;
 }
 
 /** What the memory the JIT works in must offer (runtime/guest-memory.ts). */
@@ -192,7 +194,7 @@ export class JitEngine {
 
   constructor(opts: JitOptions, mem: JitMemory, codePages: CodePageIndex, area: JitArea) {
     this.B = opts.binaryen;
-    this.bg = this.B ? undefined : backgroundCompiler();
+    this.bg = this.B ? undefined : (opts.compiler ?? backgroundCompiler());
     if (!this.B && !this.bg) throw new Error('jit: no Binaryen given and no worker threads to compile in');
     this.threshold = Math.max(1, Math.floor(opts.threshold ?? DEFAULT_THRESHOLD));
     this.maxRegions = Math.max(1, opts.maxRegions ?? MAX_LIVE_REGIONS);

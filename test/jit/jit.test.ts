@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadBinaryen } from '../../jit/binaryen.js';
 import type { JitOptions } from '../../jit/engine.js';
+import { createBackgroundCompiler } from '../../jit/background-compiler.js';
 import { VirtualMachine, type VmExit } from '../../runtime/virtual-machine.js';
 import { findCpuModel } from '../../src/cpu/cpu-models.js';
 import { assembleProgram } from '../asm/a64-assembler.js';
@@ -810,6 +811,18 @@ even:
     expect(vm.jit!.settle()).toBe(true);
     expect(vm.jit!.stats.regionsCompiled).toBe(1);
     expect(vm.jit!.stats.blocksCompiled).toBe(4); // the loop's three and the one after it
+  });
+
+  it('compiles in a worker of its own when given one, with the same results', () => {
+    const compiler = createBackgroundCompiler()!;
+    try {
+      const ref = snapshot(runSliced(undefined, HOT_LOOP));
+      const r = runSliced({ ...WORKER, compiler }, HOT_LOOP);
+      expect(snapshot(r)).toEqual(ref);
+      expect(r.vm.jit!.stats.regionsCompiled).toBeGreaterThan(0);
+    } finally {
+      compiler.close();
+    }
   });
 
   it('waits for the guest to run a while before loading Binaryen at all', () => {
