@@ -605,7 +605,7 @@ export class JitEngine {
     const live = regions.filter((r) => r !== undefined).length;
     if (live === 0) return;
     if (this.regions.size + live > this.maxRegions) this.flushAll();
-    const features = new Set(this.moduleTarget().features);
+    const features = this.cur.features;
     const handlers = trampolines.map((w) => buildHandler(decode(w, features)));
     const inst = new WebAssembly.Instance(module, {
       env: { ...this.helpers, tramp: (id: number, pcLo: number, pcHi: number) => this.tramp(handlers[id], pcLo, pcHi) },
