@@ -7,7 +7,7 @@ import { isatty } from 'node:tty';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadBinaryen } from '../jit/binaryen.js';
-import { Machine, type MachineExit, type MachineOptions } from './machine.js';
+import { Machine, type MachineOptions } from './machine.js';
 import { cpuModelNames } from './cpu/cpu-models.js';
 import { SystemEventType } from '../runtime/psci.js';
 import type { Pl011 } from './devices/pl011.js';
@@ -18,7 +18,7 @@ export class UsageError extends Error {
 
 export interface CliOptions {
   machine: MachineOptions & { noReboot: boolean };
-  /** 'auto': interpret first, and bring the JIT in once the guest has run a while. */
+  /** 'auto': compile in the background worker; 'on': on this thread, Binaryen loaded before the machine starts. */
   jit: 'off' | 'on' | 'auto';
   stats: boolean;
   kernelPath?: string;
@@ -272,8 +272,7 @@ async function main(argv: string[]): Promise<number> {
         process.exit(0);
       }
     };
-    const noReboot = parsed.machine.noReboot;
-    const exit = machine.runToCompletion({ noReboot, poll });
+    const exit = machine.runToCompletion({ noReboot: parsed.machine.noReboot, poll });
     if (parsed.stats) printStats(machine, performance.now() - started);
     if (exit.reason === 'system-event') {
       // Like QEMU: power-off, and a reset under -no-reboot, end with status 0.
