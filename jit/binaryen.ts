@@ -1,22 +1,33 @@
-// Binaryen is a large Wasm module (about 15 MB of JavaScript and Wasm): it is
-// loaded once per process, lazily, and only when a machine wants the JIT.
+// Binaryen is a large Wasm module (about 15 MB of JavaScript, nearly all of
+// it the Wasm binary as one escaped string literal): it is loaded once per
+// process, lazily, and only when a machine wants the JIT.
 //
-// Half of its 0.4 s load is V8 parsing and compiling that JavaScript, and
-// Node 20 keeps no code cache for ES modules. On Node the file is therefore
-// run as a classic script wrapped in a function, with V8's code cache for it
-// kept on disk (node_modules/.cache/warmboot, else a private directory in
-// the OS temp directory):
-// later processes skip the parse. The wrapping needs three textual
-// rewrites of the module's ES-only parts (import.meta.url, one dynamic import
-// of node:module, the final export); should a Binaryen release change them,
-// or anything else in this path fail, the plain import is used.
+// The plain import costs about 0.4 s: V8 parses the 15 MB (Node 20 keeps no
+// code cache for ES modules), then the literal is decoded into bytes. On Node
+// the loader therefore keeps, per Binaryen file, a cache of three files in
+// node_modules/.cache/warmboot (else a private directory in the OS temp
+// directory; WARMBOOT_BINARYEN_CACHE=/some/dir chooses one, =off disables it):
+// - the module's JavaScript as a classic script wrapped in a function, with
+//   the Wasm literal emptied (three textual rewrites of its ES-only parts:
+//   import.meta.url, one dynamic import of node:module, the final export);
+// - the Wasm binary, handed to Emscripten's documented `instantiateWasm`
+//   hook, so the emptied literal is never read;
+// - V8's code cache for that script.
+// The first process makes the first two (capturing the bytes Binaryen
+// instantiates), the second adds the code cache; later ones read about 10 MB
+// and skip the parse. Should a Binaryen release change shape, or anything in
+// this path fail, the plain import is used.
 import type { Binaryen } from './codegen.js';
 
 let loaded: Binaryen | undefined;
 let loading: Promise<Binaryen> | undefined;
 /** Wall time the load took, for --stats and the benchmarks. */
 export let binaryenLoadMs = 0;
-/** How the last load went: through the code cache (made or used), or the plain import. */
+/**
+ * How the last load went: 'cache-made' ran the whole module and wrote the
+ * script and Wasm cache files, 'cache-used' ran from them, 'import' is the
+ * plain import.
+ */
 export let binaryenLoadPath: 'cache-made' | 'cache-used' | 'import' = 'import';
 
 /** Loads Binaryen (once); the JIT tier can be used when this has resolved. */
@@ -24,7 +35,7 @@ export function loadBinaryen(): Promise<Binaryen> {
   if (loaded) return Promise.resolve(loaded);
   loading ??= (async () => {
     const t0 = performance.now();
-    loaded = (await loadWithCodeCache()) ?? (await import('binaryen')).default;
+    loaded = (await loadWithCache()) ?? (await import('binaryen')).default;
     binaryenLoadMs = performance.now() - t0;
     return loaded;
   })();
@@ -36,55 +47,107 @@ export function binaryenIfLoaded(): Binaryen | undefined {
   return loaded;
 }
 
-async function loadWithCodeCache(): Promise<Binaryen | undefined> {
+/** The wrapped script's signature: see scriptSource. */
+type WrappedModule = (metaUrl: string, nodeModule: unknown, options: object, wasmApi: typeof WebAssembly) => Promise<Binaryen>;
+
+async function loadWithCache(): Promise<Binaryen | undefined> {
   if (typeof process === 'undefined' || process.versions?.node === undefined || process.env.WARMBOOT_BINARYEN_CACHE === 'off') return undefined;
   try {
-    const [fs, path, os, vm, nodeModule, url] = await Promise.all([
-      import('node:fs'), import('node:path'), import('node:os'), import('node:vm'), import('node:module'), import('node:url'),
+    const [fs, path, os, vm, nodeModule, url, v8] = await Promise.all([
+      import('node:fs'), import('node:path'), import('node:os'), import('node:vm'), import('node:module'), import('node:url'), import('node:v8'),
     ]);
     const require = nodeModule.createRequire(import.meta.url);
     const file = require.resolve('binaryen');
+    const metaUrl = url.pathToFileURL(file).href;
     const version = (JSON.parse(fs.readFileSync(path.join(path.dirname(file), 'package.json'), 'utf8')) as { version: string }).version;
-    const source = scriptSource(fs.readFileSync(file, 'latin1'));
-    if (source === undefined) return undefined;
-    const name = `binaryen-${version}-node-${process.version}-${process.arch}.v8cache`;
-    // A code cache is code: the temp directory is only used in a directory
-    // of this user's that no one else may write (a planted cache would run).
-    const shared = path.join(path.dirname(path.dirname(file)), '.cache', 'warmboot');
+    const st = fs.statSync(file);
+    const stem = `binaryen-${version}-${st.size}-${Math.trunc(st.mtimeMs)}`;
+    const scriptName = `${stem}.js`;
+    const wasmName = `${stem}.wasm`;
+    const codeCacheName = `${stem}-node-${process.version}-${process.arch}.v8cache`;
+
+    // The cache holds code: the temp directory is only used in a directory
+    // of this user's that no one else may write (a planted file would run).
+    const chosen = process.env.WARMBOOT_BINARYEN_CACHE;
+    const shared = chosen !== undefined && path.isAbsolute(chosen) ? chosen : path.join(path.dirname(path.dirname(file)), '.cache', 'warmboot');
     const uid = process.getuid?.();
-    const own = uid === undefined ? undefined : path.join(os.tmpdir(), `warmboot-cache-${uid}`);
-    const ownIsPrivate = (): boolean => {
+    const own = uid === undefined || shared === chosen ? undefined : path.join(os.tmpdir(), `warmboot-cache-${uid}`);
+    const usable = (d: string): boolean => {
+      if (d !== own) return true;
       try {
-        const st = fs.statSync(own!);
-        return st.isDirectory() && st.uid === uid && (st.mode & 0o022) === 0;
+        const s = fs.statSync(d);
+        return s.isDirectory() && s.uid === uid && (s.mode & 0o022) === 0;
       } catch {
         return false;
       }
     };
     const places = own === undefined ? [shared] : [shared, own];
-    let cachedData: Buffer | undefined;
-    for (const d of places) {
-      if (d === own && !ownIsPrivate()) break;
-      try { cachedData = fs.readFileSync(path.join(d, name)); break; } catch { /* not there */ }
-    }
-    const script = new vm.Script(source, { filename: file, cachedData });
-    const run = script.runInThisContext() as (metaUrl: string, nodeModuleNs: unknown) => Promise<Binaryen>;
-    const B = await run(url.pathToFileURL(file).href, nodeModule);
-    if (cachedData === undefined || script.cachedDataRejected === true) {
-      binaryenLoadPath = 'cache-made';
-      const data = script.createCachedData();
-      for (const d of places) {
-        try {
-          fs.mkdirSync(d, { recursive: true, mode: 0o700 });
-          if (d === own && !ownIsPrivate()) break;
-          // Written aside and renamed: processes starting together never read half a file.
-          const tmp = path.join(d, `${name}.${process.pid}.tmp`);
-          fs.writeFileSync(tmp, data);
-          fs.renameSync(tmp, path.join(d, name));
-          break;
-        } catch { /* not writable: the next place, or no cache */ }
+    const readFrom = (d: string, name: string): Buffer | undefined => {
+      try { return fs.readFileSync(path.join(d, name)); } catch { return undefined; }
+    };
+    const writeTo = (d: string, name: string, data: Uint8Array | string): boolean => {
+      try {
+        fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+        if (!usable(d)) return false;
+        // Written aside and renamed: processes starting together never read half a file.
+        const tmp = path.join(d, `${name}.${process.pid}.tmp`);
+        fs.writeFileSync(tmp, data);
+        fs.renameSync(tmp, path.join(d, name));
+        return true;
+      } catch {
+        return false;
       }
-    } else binaryenLoadPath = 'cache-used';
+    };
+
+    for (const d of places) {
+      if (!usable(d)) break;
+      const wasm = readFrom(d, wasmName);
+      const source = wasm && readFrom(d, scriptName)?.toString('latin1');
+      if (wasm === undefined || source === undefined) continue;
+      try {
+        const compiled = compileTrusted(wasm as Uint8Array<ArrayBuffer>, v8);
+        const cachedData = readFrom(d, codeCacheName);
+        const script = new vm.Script(source, { filename: file, cachedData });
+        const run = script.runInThisContext() as WrappedModule;
+        // Emscripten's hook only ever reports success; a failure has to end the wait itself.
+        let fail: (e: unknown) => void = () => {};
+        const failed = new Promise<never>((_, reject) => { fail = reject; });
+        const instantiateWasm = (imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance) => void): object => {
+          WebAssembly.instantiate(compiled, imports).then(receive, fail);
+          return {};
+        };
+        const B = await Promise.race([run(metaUrl, nodeModule, { instantiateWasm }, WebAssembly), failed]);
+        if (cachedData === undefined || script.cachedDataRejected === true) writeTo(d, codeCacheName, script.createCachedData());
+        binaryenLoadPath = 'cache-used';
+        return B;
+      } catch {
+        // A damaged cache: removed, so that this load remakes it.
+        for (const name of [scriptName, wasmName, codeCacheName]) {
+          try { fs.unlinkSync(path.join(d, name)); } catch { /* not there */ }
+        }
+      }
+    }
+
+    // First time: run the whole module, catching the bytes it instantiates.
+    const shaped = scriptSource(fs.readFileSync(file, 'latin1'));
+    if (shaped === undefined) return undefined;
+    let bytes: Uint8Array | undefined;
+    const watching = Object.create(WebAssembly, {
+      instantiate: {
+        value: (b: BufferSource | WebAssembly.Module, imports?: WebAssembly.Imports) => {
+          if (ArrayBuffer.isView(b)) bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength).slice();
+          return WebAssembly.instantiate(b as BufferSource, imports);
+        },
+      },
+    }) as typeof WebAssembly;
+    const run = new vm.Script(shaped.whole, { filename: file }).runInThisContext() as WrappedModule;
+    const B = await run(metaUrl, nodeModule, {}, watching);
+    binaryenLoadPath = 'cache-made';
+    if (bytes !== undefined) {
+      for (const d of places) {
+        if (writeTo(d, wasmName, bytes) && writeTo(d, scriptName, shaped.withoutWasm)) break;
+      }
+    }
     return B;
   } catch {
     return undefined;
@@ -92,19 +155,66 @@ async function loadWithCodeCache(): Promise<Binaryen | undefined> {
 }
 
 /**
- * Binaryen's ES module as the body of a function (metaUrl, nodeModule) that
- * resolves to the module's default export; undefined if its shape is not the
- * one expected.
+ * Compiles Binaryen's own Wasm with V8 validating each function when it is
+ * first compiled rather than all 10 MB up front (20-30 ms less; Binaryen calls
+ * few of its functions). Compilation is synchronous so that the flag is set
+ * for exactly this module, and put back before anything else compiles (V8's
+ * code cache also checks the flags, so they must be as they were).
  */
-export function scriptSource(text: string): string | undefined {
+function compileTrusted(bytes: Uint8Array<ArrayBuffer>, v8: typeof import('node:v8')): WebAssembly.Module {
+  const alreadyLazy = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].includes('--wasm-lazy-validation');
+  if (alreadyLazy) return new WebAssembly.Module(bytes);
+  v8.setFlagsFromString('--wasm-lazy-validation');
+  try {
+    return new WebAssembly.Module(bytes);
+  } finally {
+    v8.setFlagsFromString('--no-wasm-lazy-validation');
+  }
+}
+
+/**
+ * Binaryen's ES module as the body of a function (metaUrl, nodeModule,
+ * options, WebAssembly) that resolves to the module's default export made
+ * with those Emscripten options: `whole` as it is, `withoutWasm` with the
+ * embedded Wasm literal emptied. Undefined if the text is not of the shape
+ * expected.
+ */
+export function scriptSource(text: string): { whole: string; withoutWasm: string } | undefined {
   const end = Math.max(0, text.length - 200);
   const tail = /var (\w+)=await (\w+)\(\),(\$?\w+)=\1;export\{\3 as default\};\s*$/.exec(text.slice(end));
   const dynamicImport = 'await import("node:module")';
   if (!tail || text.indexOf(dynamicImport) < 0 || text.indexOf(dynamicImport) !== text.lastIndexOf(dynamicImport)) return undefined;
-  const body = text.slice(0, end + tail.index).replace(dynamicImport, '__wbNodeModule').replaceAll('import.meta.url', '__wbMetaUrl');
-  // Anything ES-only left would fail at run time rather than compile time (a
-  // static import or export fails to compile, and the fallback takes over).
-  // Plain searches: a regular expression over 15 MB costs more than the rest.
-  if (body.includes('import(') || body.includes('import (') || body.includes('import.meta')) return undefined;
-  return `(async function (__wbMetaUrl, __wbNodeModule) {${body}\nreturn ${tail[2]}();\n})`;
+  const wasm = wasmLiteral(text);
+  if (wasm === undefined) return undefined;
+  const wrap = (body: string): string | undefined => {
+    const rewritten = body.replace(dynamicImport, '__wbNodeModule').replaceAll('import.meta.url', '__wbMetaUrl');
+    // Anything ES-only left would fail at run time rather than compile time (a
+    // static import or export fails to compile, and the fallback takes over).
+    // Plain searches: a regular expression over 15 MB costs more than the rest.
+    if (rewritten.includes('import(') || rewritten.includes('import (') || rewritten.includes('import.meta')) return undefined;
+    return `(async function (__wbMetaUrl, __wbNodeModule, __wbOptions, WebAssembly) {${rewritten}\nreturn ${tail[2]}(__wbOptions);\n})`;
+  };
+  const bodyEnd = end + tail.index;
+  const whole = wrap(text.slice(0, bodyEnd));
+  const withoutWasm = wrap(text.slice(0, wasm.start) + text.slice(wasm.end, bodyEnd));
+  return whole === undefined || withoutWasm === undefined ? undefined : { whole, withoutWasm };
+}
+
+/**
+ * Where the contents of the template literal holding the Wasm binary (it
+ * starts with the escaped magic `\0asm`) begin and end; undefined unless
+ * there is exactly one, without substitutions.
+ */
+function wasmLiteral(text: string): { start: number; end: number } | undefined {
+  const open = '`\\0asm';
+  const at = text.indexOf(open);
+  if (at < 0 || text.indexOf(open, at + 1) >= 0) return undefined;
+  const start = at + 1;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5c) i++; // a backslash escapes the next character
+    else if (c === 0x60) return { start, end: i };
+    else if (c === 0x24 && text.charCodeAt(i + 1) === 0x7b) return undefined; // ${
+  }
+  return undefined;
 }

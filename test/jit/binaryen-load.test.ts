@@ -1,11 +1,14 @@
-// Loading Binaryen through V8's code cache (jit/binaryen.ts): each way of
+// Loading Binaryen through the loader's cache (jit/binaryen.ts): each way of
 // loading must give a Binaryen that works, later processes must use the
-// cache, and a module text of an unexpected shape must fall back to the
-// plain import rather than run rewritten wrongly.
+// cache, a damaged cache must be remade rather than trusted, and a module
+// text of an unexpected shape must fall back to the plain import rather than
+// run rewritten wrongly.
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Script } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { scriptSource } from '../../jit/binaryen.js';
 
 const LOADER = resolve(__dirname, '../../dist/jit/binaryen.js');
@@ -27,8 +30,15 @@ function loadInProcess(env: Record<string, string> = {}): { path: string; result
   return JSON.parse(r.stdout) as { path: string; result: number };
 }
 
+const dirs: string[] = [];
+afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+/** A fixture shaped like Binaryen's Emscripten output, with a Wasm literal. */
+const SHAPED = 'async function Ar(o={}){var w=o.instantiateWasm?"hook":`\\0asm\\x01\\`\\\\`.length;' +
+  'return {url:import.meta.url, m:typeof (await import("node:module")).createRequire, w}}var S6=Ar;var jr=await S6(),$r=jr;export{$r as default};\n';
+
 describe('loading Binaryen', () => {
-  it('works through the code cache, uses it in the next process, and works without it', () => {
+  it('works through the cache, uses it in the next processes, and works without it', () => {
     const first = loadInProcess();
     expect(first.result).toBe(42);
     expect(['cache-made', 'cache-used']).toContain(first.path);
@@ -37,18 +47,46 @@ describe('loading Binaryen', () => {
     expect(loadInProcess({ WARMBOOT_BINARYEN_CACHE: 'off' })).toEqual({ path: 'import', result: 42 });
   });
 
-  it('runs a module of the expected shape as a script, and refuses any other shape', async () => {
-    const shaped = 'async function Ar(o={}){return {url:import.meta.url, m:typeof (await import("node:module")).createRequire}}var S6=Ar;var jr=await S6(),$r=jr;export{$r as default};\n';
-    const text = scriptSource(shaped);
+  it('makes its cache in a chosen directory, and remakes a damaged one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warmboot-binaryen-cache-'));
+    dirs.push(dir);
+    const env = { WARMBOOT_BINARYEN_CACHE: dir };
+    expect(loadInProcess(env)).toEqual({ path: 'cache-made', result: 42 });
+    const made = readdirSync(dir);
+    expect(made.filter((f) => f.endsWith('.wasm'))).toHaveLength(1);
+    expect(made.filter((f) => f.endsWith('.js'))).toHaveLength(1);
+    expect(loadInProcess(env)).toEqual({ path: 'cache-used', result: 42 });
+    // The second process adds V8's code cache, which the third uses.
+    expect(readdirSync(dir).filter((f) => f.endsWith('.v8cache'))).toHaveLength(1);
+    expect(loadInProcess(env)).toEqual({ path: 'cache-used', result: 42 });
+    for (const damaged of ['.wasm', '.js']) {
+      const f = readdirSync(dir).find((n) => n.endsWith(damaged))!;
+      writeFileSync(join(dir, f), 'not what was written');
+      expect(loadInProcess(env)).toEqual({ path: 'cache-made', result: 42 });
+      expect(loadInProcess(env)).toEqual({ path: 'cache-used', result: 42 });
+    }
+  });
+
+  it('runs a module of the expected shape as a script, with or without its Wasm, and refuses any other shape', async () => {
+    const text = scriptSource(SHAPED);
     expect(text).toBeDefined();
-    const run = (0, eval)(text!) as (url: string, nodeModule: unknown) => Promise<{ url: string; m: string }>;
-    expect(await run('file:///x.js', { createRequire: () => undefined })).toEqual({ url: 'file:///x.js', m: 'function' });
-    expect(scriptSource(shaped.replace('export{$r as default}', 'export{$r as binaryen}'))).toBeUndefined();
+    type Run = (url: string, nodeModule: unknown, options: object, wasmApi: unknown) => Promise<{ url: string; m: string; w: unknown }>;
+    const nodeModule = { createRequire: () => undefined };
+    const whole = (0, eval)(text!.whole) as Run;
+    expect(await whole('file:///x.js', nodeModule, {}, WebAssembly)).toEqual({ url: 'file:///x.js', m: 'function', w: 7 });
+    expect(text!.withoutWasm).not.toContain('\\0asm');
+    const withoutWasm = (0, eval)(text!.withoutWasm) as Run;
+    expect(await withoutWasm('file:///y.js', nodeModule, { instantiateWasm: () => ({}) }, WebAssembly)).toEqual({ url: 'file:///y.js', m: 'function', w: 'hook' });
+
+    expect(scriptSource(SHAPED.replace('export{$r as default}', 'export{$r as binaryen}'))).toBeUndefined();
     // A static import or export left over cannot compile as a script: the loader falls back then.
-    const withImport = scriptSource(`import fs from "node:fs";\n${shaped}`);
+    const withImport = scriptSource(`import fs from "node:fs";\n${SHAPED}`);
     expect(withImport).toBeDefined();
-    expect(() => new Script(withImport!)).toThrow(SyntaxError);
-    expect(scriptSource(shaped.replace('import.meta.url', 'import.meta.resolve("x")'))).toBeUndefined();
-    expect(scriptSource(shaped + shaped)).toBeUndefined();
+    expect(() => new Script(withImport!.whole)).toThrow(SyntaxError);
+    expect(scriptSource(SHAPED.replace('import.meta.url', 'import.meta.resolve("x")'))).toBeUndefined();
+    expect(scriptSource(SHAPED + SHAPED)).toBeUndefined();
+    // The Wasm literal: exactly one, and without substitutions.
+    expect(scriptSource(SHAPED.replace('\\0asm', 'wasm'))).toBeUndefined();
+    expect(scriptSource(SHAPED.replace('\\x01', '${1}'))).toBeUndefined();
   });
 });
