@@ -105,7 +105,6 @@ async function loadWithCache(): Promise<Binaryen | undefined> {
       const source = wasm && readFrom(d, scriptName)?.toString('latin1');
       if (wasm === undefined || source === undefined) continue;
       try {
-        const compiled = compileTrusted(wasm as Uint8Array<ArrayBuffer>, v8);
         const cachedData = readFrom(d, codeCacheName);
         const script = new vm.Script(source, { filename: file, cachedData });
         const run = script.runInThisContext() as WrappedModule;
@@ -113,7 +112,11 @@ async function loadWithCache(): Promise<Binaryen | undefined> {
         let fail: (e: unknown) => void = () => {};
         const failed = new Promise<never>((_, reject) => { fail = reject; });
         const instantiateWasm = (imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance) => void): object => {
-          WebAssembly.instantiate(compiled, imports).then(receive, fail);
+          try {
+            receive(instantiateTrusted(wasm as Uint8Array<ArrayBuffer>, imports, v8));
+          } catch (e) {
+            fail(e);
+          }
           return {};
         };
         const B = await Promise.race([run(metaUrl, nodeModule, { instantiateWasm }, WebAssembly), failed]);
@@ -155,21 +158,23 @@ async function loadWithCache(): Promise<Binaryen | undefined> {
 }
 
 /**
- * Compiles Binaryen's own Wasm with V8 validating each function when it is
- * first compiled rather than all 10 MB up front (20-30 ms less; Binaryen calls
- * few of its functions). Compilation is synchronous so that the flag is set
- * for exactly this module, and put back before anything else compiles (V8's
- * code cache also checks the flags, so they must be as they were).
+ * Compiles and instantiates Binaryen's own Wasm with V8 validating each
+ * function when it is first compiled rather than all 10 MB up front (20-30 ms
+ * less; Binaryen calls few of its functions). The flag is set around the
+ * synchronous compile and put back before anything else compiles (V8's code
+ * cache also checks the flags, so they must be as they were); if the user
+ * set it (node options), it is left as the user set it.
  */
-function compileTrusted(bytes: Uint8Array<ArrayBuffer>, v8: typeof import('node:v8')): WebAssembly.Module {
-  const alreadyLazy = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].includes('--wasm-lazy-validation');
-  if (alreadyLazy) return new WebAssembly.Module(bytes);
-  v8.setFlagsFromString('--wasm-lazy-validation');
+function instantiateTrusted(bytes: Uint8Array<ArrayBuffer>, imports: WebAssembly.Imports, v8: typeof import('node:v8')): WebAssembly.Instance {
+  const userSet = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((f) => f.includes('wasm-lazy-validation'));
+  if (!userSet) v8.setFlagsFromString('--wasm-lazy-validation');
+  let module: WebAssembly.Module;
   try {
-    return new WebAssembly.Module(bytes);
+    module = new WebAssembly.Module(bytes);
   } finally {
-    v8.setFlagsFromString('--no-wasm-lazy-validation');
+    if (!userSet) v8.setFlagsFromString('--no-wasm-lazy-validation');
   }
+  return new WebAssembly.Instance(module, imports);
 }
 
 /**

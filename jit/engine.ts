@@ -37,9 +37,9 @@ export interface JitOptions {
   readonly maxRegions?: number;
   /**
    * Compiling in the worker: instructions the machine runs in the plain
-   * interpreter (no hotness counting) before hot regions are looked for and
-   * sent (default WORKER_START_INSTRUCTIONS). The worker loads Binaryen when
-   * it gets its first request, about 0.4 s of a core's time.
+   * interpreter (no hotness counting) before it starts the worker, which
+   * loads Binaryen and builds the dispatcher, and begins to look for hot
+   * regions (default WORKER_START_INSTRUCTIONS).
    */
   readonly workerAfter?: number;
   /** The compile worker to use instead of the process's shared one (createBackgroundCompiler()). */
@@ -85,11 +85,14 @@ export interface JitStats {
 }
 
 /**
- * About 50 ms of interpreting: a guest done by then (a test program, a
- * firmware that prints and powers off) would finish before Binaryen loaded,
- * so it never pays for it.
+ * A few milliseconds of interpreting: a guest done by then (a test program,
+ * the demo) never starts the worker. Any later costs time: the worker needs
+ * 0.15-0.25 s (thread start, Binaryen, the dispatcher) before it delivers
+ * anything, and a hot loop is ready for it long before that. Measured on
+ * bench/guests/cpubench (--jit=auto, median of 5): 2M instructions 1008 ms,
+ * 500k 839 ms, 100k 851 ms, 0 845 ms; the demo guest 148, 138, 137, 163 ms.
  */
-export const WORKER_START_INSTRUCTIONS = 2_000_000;
+export const WORKER_START_INSTRUCTIONS = 100_000;
 
 /**
  * Default hotness threshold. Measured on Debian's Linux booting to its
@@ -190,6 +193,7 @@ export class JitEngine {
   private readonly client: CompileClient | undefined;
   /** The dispatcher has been asked of the worker (with the first hot region: an idle guest never loads Binaryen). */
   private dispatcherAsked = false;
+  private dispatcherAskedAt = 0;
   readonly hook: BlockStartHook;
 
   constructor(opts: JitOptions, mem: JitMemory, codePages: CodePageIndex, area: JitArea) {
@@ -254,15 +258,20 @@ export class JitEngine {
     let idleRounds = 0;
     while (remaining > 0) {
       if (this.bg) this.bg.poll();
-      const early = this.workerAfter - this.stats.instructionsInterpreted;
-      if (this.bg && !this.dispatcherAsked && early > 0) {
-        // Not yet worth a worker: the interpreter alone, without the
-        // block-start hook's counting (about 15% of its speed).
-        const before = c.retired;
-        const exit = this.interpret(c, Math.min(remaining, early), undefined);
-        remaining -= c.retired - before;
-        if (exit !== VcpuExit.BudgetExhausted) return exit;
-        continue;
+      if (this.bg && !this.dispatcherAsked) {
+        const early = this.workerAfter - this.stats.instructionsInterpreted;
+        if (early > 0) {
+          // Not yet worth a worker: the interpreter alone, without the
+          // block-start hook's counting (about 15% of its speed).
+          const before = c.retired;
+          const exit = this.interpret(c, Math.min(remaining, early), undefined);
+          remaining -= c.retired - before;
+          if (exit !== VcpuExit.BudgetExhausted) return exit;
+          continue;
+        }
+        // The worker starts now, well before the first region is hot:
+        // starting it and loading Binaryen take longer than a loop takes to get hot.
+        this.askDispatcher(this.bg);
       }
       if (this.dispatch === undefined) {
         // The worker has not delivered the dispatcher yet: interpret, counting hotness.
@@ -510,10 +519,7 @@ export class JitEngine {
     const target = this.moduleTarget();
     if (this.bg) {
       if (this.bg.failure !== undefined) throw new Error(`jit: the compile worker failed: ${this.bg.failure}`);
-      if (!this.dispatcherAsked) {
-        this.dispatcherAsked = true;
-        this.bg.post(this.client!, { kind: 'dispatcher', owner: this.owner, memoryPages: this.pages, shared: this.shared, hashBase: this.hashBase });
-      }
+      if (!this.dispatcherAsked) this.askDispatcher(this.bg);
       for (const region of regions) {
         const ticket = this.nextTicket++;
         this.inflight.set(ticket, { region, keys: regionKeys(region) });
@@ -532,6 +538,12 @@ export class JitEngine {
     this.stats.compileMs += performance.now() - t0;
   }
 
+  private askDispatcher(bg: BackgroundCompiler): void {
+    this.dispatcherAsked = true;
+    this.dispatcherAskedAt = performance.now();
+    bg.post(this.client!, { kind: 'dispatcher', owner: this.owner, memoryPages: this.pages, shared: this.shared, hashBase: this.hashBase });
+  }
+
   private moduleTarget(): ModuleTarget {
     if (this.target) return this.target;
     const area = this.area;
@@ -546,6 +558,7 @@ export class JitEngine {
   private receive(reply: CompileReply): void {
     switch (reply.kind) {
       case 'dispatcher':
+        if (PROFILE) process.stderr.write(`jit dispatcher at ${performance.now().toFixed(0)} ms (asked at ${this.dispatcherAskedAt.toFixed(0)} ms)\n`);
         this.stats.binaryenLoadMs = reply.binaryenLoadMs;
         this.installDispatcher(reply.module);
         return;
@@ -727,5 +740,5 @@ function blockKey(pcLo: number, pcHi: number, ctx: number, hostPage: number): st
 }
 
 function profileBatch(regions: number, insns: number, buildMs: number, emitMs: number, compileMs: number, bytes: number): void {
-  process.stderr.write(`jit batch: ${regions} regions ${insns} insns: build ${buildMs.toFixed(1)} emit ${emitMs.toFixed(1)} compile ${compileMs.toFixed(1)} ms${bytes ? `, ${bytes} bytes` : ''}\n`);
+  process.stderr.write(`jit batch at ${performance.now().toFixed(0)} ms: ${regions} regions ${insns} insns: build ${buildMs.toFixed(1)} emit ${emitMs.toFixed(1)} compile ${compileMs.toFixed(1)} ms${bytes ? `, ${bytes} bytes` : ''}\n`);
 }
