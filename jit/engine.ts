@@ -103,6 +103,15 @@ export const WORKER_START_INSTRUCTIONS = 100_000;
  * notice the difference.
  */
 export const DEFAULT_THRESHOLD = 4000;
+/**
+ * With the default threshold, the first EARLY_REGIONS regions are compiled
+ * after EARLY_THRESHOLD executions. A process's first interpreting is its
+ * slowest (V8 has not optimised the interpreter yet), and a guest's first hot
+ * loops are worth compiling early; the default's caution is for the
+ * thousands of regions of a kernel boot.
+ */
+const EARLY_THRESHOLD = 200;
+const EARLY_REGIONS = 32;
 /** Regions compiled together in one module (fewer modules: less fixed cost). */
 const BATCH_REGIONS = 16;
 /**
@@ -150,6 +159,12 @@ export class JitEngine {
     exits: { vcpuExit: 0, interpret: 0, miss: 0 }, regionsInvalidated: 0, evictions: 0, liveRegions: 0,
   };
   readonly threshold: number;
+  /** With the default threshold, the lower one the first regions get (see EARLY_THRESHOLD). */
+  readonly earlyThreshold: { readonly executions: number; readonly regions: number } | undefined;
+  /** The threshold in force. */
+  private hotAt: number;
+  private readonly early: boolean;
+  private regionsQueued = 0;
   private readonly maxRegions: number;
   private readonly workerAfter: number;
   /** Binaryen on this thread, or the worker that compiles instead. */
@@ -201,6 +216,9 @@ export class JitEngine {
     this.bg = this.B ? undefined : (opts.compiler ?? backgroundCompiler());
     if (!this.B && !this.bg) throw new Error('jit: no Binaryen given and no worker threads to compile in');
     this.threshold = Math.max(1, Math.floor(opts.threshold ?? DEFAULT_THRESHOLD));
+    this.early = opts.threshold === undefined;
+    this.earlyThreshold = this.early ? { executions: EARLY_THRESHOLD, regions: EARLY_REGIONS } : undefined;
+    this.hotAt = this.early ? EARLY_THRESHOLD : this.threshold;
     this.maxRegions = Math.max(1, opts.maxRegions ?? MAX_LIVE_REGIONS);
     this.workerAfter = opts.workerAfter ?? WORKER_START_INSTRUCTIONS;
     this.mem = mem;
@@ -347,7 +365,7 @@ export class JitEngine {
     if (this.dispatch !== undefined && this.isCompiled(pcLo, pcHi, ctx, hostPage, e)) return this.stop();
     const ci = (host >>> 2) & ((1 << COUNTER_BITS) - 1);
     const n = this.counters[ci] + 1;
-    if (n < this.threshold) {
+    if (n < this.hotAt) {
       this.counters[ci] = n;
       if (this.pending.length > 0 && this.blockStarts - this.pendingSince > BATCH_WAIT_BLOCKS) this.flushPending();
       else if (this.inflight.size > 0 && ++this.pollTick >= POLL_INTERVAL) {
@@ -371,6 +389,7 @@ export class JitEngine {
       this.codePages.page(region.hostPage / CODE_PAGE_BYTES);
       if (this.pending.length === 0) this.pendingSince = this.blockStarts;
       this.pending.push(region);
+      if (this.early && ++this.regionsQueued >= EARLY_REGIONS) this.hotAt = this.threshold;
       // Every block of it: while it waits for the worker, the loop heads
       // inside it get hot too and must not become regions of their own.
       for (const k of regionKeys(region)) this.pendingKeys.add(k);

@@ -325,7 +325,7 @@ function printStats(machine: Machine, ms: number): void {
   if (j) {
     const perInsn = j.guestInstructionsTranslated > 0 ? (j.compileMs * 1000) / j.guestInstructionsTranslated : 0;
     lines.push(
-      `  jit: ${j.instructionsCompiled} instructions in compiled code, ${j.instructionsInterpreted} interpreted (threshold ${j.threshold})`,
+      `  jit: ${j.instructionsCompiled} instructions in compiled code, ${j.instructionsInterpreted} interpreted (threshold ${j.threshold}${j.earlyThreshold ? `, ${j.earlyThreshold.executions} for the first ${j.earlyThreshold.regions} regions` : ''})`,
       `  jit: ${j.regionsCompiled} regions, ${j.blocksCompiled} blocks, ${j.guestInstructionsTranslated} guest instructions (${j.trampolinedInstructions} through the interpreter's handlers) in ${j.modulesCompiled} modules; ` +
         `compile ${j.compileMs.toFixed(0)} ms (${perInsn.toFixed(1)} us per instruction)` +
         `${j.backgroundCompile ? ` in the compile worker (regions still in flight ${j.regionsInFlight}, discarded ${j.regionsDiscarded})` : ''}; ` +

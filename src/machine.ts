@@ -83,7 +83,7 @@ export interface MachineStats {
   readonly decodedPages: number;
   readonly reboots: number;
   /** The JIT tier's figures, when it is on. */
-  readonly jit?: JitStats & { readonly threshold: number };
+  readonly jit?: JitStats & { readonly threshold: number; readonly earlyThreshold?: { readonly executions: number; readonly regions: number } };
 }
 
 interface BootPlan {
@@ -243,7 +243,7 @@ export class Machine {
       invalidations: { ...vm.codePages.invalidations },
       decodedPages: vm.codePages.liveDecodedPages,
       reboots: this.reboots,
-      jit: vm.jit ? { ...vm.jit.stats, exits: { ...vm.jit.stats.exits }, threshold: vm.jit.threshold } : undefined,
+      jit: vm.jit ? { ...vm.jit.stats, exits: { ...vm.jit.stats.exits }, threshold: vm.jit.threshold, earlyThreshold: vm.jit.earlyThreshold } : undefined,
     };
   }
 

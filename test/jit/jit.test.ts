@@ -5,7 +5,7 @@
 // invalidation cause, with the JIT's counters showing the path was taken.
 import { describe, expect, it } from 'vitest';
 import { loadBinaryen } from '../../jit/binaryen.js';
-import type { JitOptions } from '../../jit/engine.js';
+import { DEFAULT_THRESHOLD, type JitOptions } from '../../jit/engine.js';
 import { createBackgroundCompiler } from '../../jit/background-compiler.js';
 import { VirtualMachine, type VmExit } from '../../runtime/virtual-machine.js';
 import { findCpuModel } from '../../src/cpu/cpu-models.js';
@@ -742,6 +742,31 @@ ${pages}`;
     expect(snapshot(r)).toEqual(ref);
     expect(r.vm.jit!.stats.evictions).toBeGreaterThan(0);
     expect(r.vm.jit!.stats.liveRegions).toBeLessThanOrEqual(4 + 16);
+  });
+});
+
+describe('hotness', () => {
+  /** `n` loops of 300 iterations, each alone on its code page, so that each is one region. */
+  const loops = (n: number): string => Array.from({ length: n }, (_, k) => `
+  mov x1, #300
+l${k}:
+  add x0, x0, #1
+  subs x1, x1, #1
+  b.ne l${k}
+  b next${k}
+  .balign 4096
+next${k}:`).join('') + '\n  b end';
+
+  it('compiles the first 32 regions after 200 executions, later ones after the default 4000', () => {
+    const regions = (jit: JitOptions): number => {
+      const r = runOn(jit, loops(40));
+      expect(r.vm.vcpus[0].getX(0)).toBe(40n * 300n);
+      return r.vm.jit!.stats.regionsCompiled;
+    };
+    expect(regions({ binaryen })).toBe(32);
+    // A threshold given is used throughout.
+    expect(regions({ binaryen, threshold: 200 })).toBe(40);
+    expect(regions({ binaryen, threshold: DEFAULT_THRESHOLD })).toBe(0);
   });
 });
 
