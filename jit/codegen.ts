@@ -66,6 +66,20 @@ const L_TI = 68;
  * out, so it is computed on entry and after each call out, not per block.
  */
 const L_ATTN = 69;
+/**
+ * NZCV, lazily: 0 when L_NZCV holds it, else the kind of the last
+ * flag-setting instruction (FLAGS_*), whose operands (or result) are in
+ * L_FA/L_FB (L_FA32/L_FB32). NZCV is worked out from them (the module's
+ * `nzcv` function) only where something reads it or state goes to memory:
+ * most compares only feed the branch that follows, which uses the operands.
+ */
+const L_FK = 70;
+const FLAGS_SUB64 = 1;
+const FLAGS_SUB32 = 2;
+const FLAGS_ADD64 = 3;
+const FLAGS_ADD32 = 4;
+const FLAGS_LOGIC64 = 5;
+const FLAGS_LOGIC32 = 6;
 
 // The MRS encodings the interpreter's handler (system.ts) treats itself rather than through SYSREG_BY_KEY.
 const KEY_NZCV = sysregKey(3, 3, 4, 2, 0);
@@ -107,7 +121,48 @@ export function newModule(B: Binaryen, memoryPages: number, shared: boolean): Mo
   m.addFunctionImport('ld', 'env', 'ld', B.createType([i32, i32, i32, i32, i32]), i32);
   m.addFunctionImport('st', 'env', 'st', B.createType([i32, i32, i32, i32, i32, i32, i32]), i32);
   m.addFunctionImport('spchk', 'env', 'spchk', B.createType([i32, i32]), i32);
+  addNzcvFunction(B, m);
   return m;
+}
+
+/**
+ * nzcv(kind, a, b, a32, b32, nzcv): NZCV after a flag-setting instruction of
+ * that kind (L_FK) with those operands; `nzcv` itself for kind 0.
+ */
+function addNzcvFunction(B: Binaryen, m: Module): void {
+  const i32 = B.i32, i64 = B.i64;
+  const kind = (): X => m.local.get(0, i32);
+  const a = (): X => m.local.get(1, i64), b = (): X => m.local.get(2, i64);
+  const a32 = (): X => m.local.get(3, i32), b32 = (): X => m.local.get(4, i32);
+  const r = (): X => m.local.get(6, i64), r32 = (): X => m.local.get(7, i32);
+  const c32 = (v: number): X => m.i32.const(v | 0);
+  const c64 = (v: bigint): X => m.i64.const(v);
+  const flags = (n: X, z: X, c: X, v: X): X =>
+    m.i32.or(m.i32.or(m.i32.shl(n, c32(31)), m.i32.shl(z, c32(30))), m.i32.or(m.i32.shl(c, c32(29)), m.i32.shl(v, c32(28))));
+  const n64 = (): X => m.i32.wrap(m.i64.shr_u(r(), c64(63n)));
+  const n32 = (): X => m.i32.shr_u(r32(), c32(31));
+  const when = (k: number, e: X): X => m.if(m.i32.eq(kind(), c32(k)), m.return(e));
+  const body = [
+    m.if(m.i32.eqz(kind()), m.return(m.local.get(5, i32))),
+    m.local.set(6, m.i64.sub(a(), b())),
+    when(FLAGS_SUB64, flags(n64(), m.i64.eqz(r()), m.i64.ge_u(a(), b()),
+      m.i64.lt_s(m.i64.and(m.i64.xor(a(), b()), m.i64.xor(a(), r())), c64(0n)))),
+    m.local.set(7, m.i32.sub(a32(), b32())),
+    when(FLAGS_SUB32, flags(n32(), m.i32.eqz(r32()), m.i32.ge_u(a32(), b32()),
+      m.i32.lt_s(m.i32.and(m.i32.xor(a32(), b32()), m.i32.xor(a32(), r32())), c32(0)))),
+    m.local.set(6, m.i64.add(a(), b())),
+    when(FLAGS_ADD64, flags(n64(), m.i64.eqz(r()), m.i64.lt_u(r(), a()),
+      m.i64.lt_s(m.i64.and(m.i64.xor(a(), r()), m.i64.xor(b(), r())), c64(0n)))),
+    m.local.set(7, m.i32.add(a32(), b32())),
+    when(FLAGS_ADD32, flags(n32(), m.i32.eqz(r32()), m.i32.lt_u(r32(), a32()),
+      m.i32.lt_s(m.i32.and(m.i32.xor(a32(), r32()), m.i32.xor(b32(), r32())), c32(0)))),
+    // Logic: the result is in a (zero-extended for W forms); C and V clear.
+    m.local.set(6, a()),
+    m.local.set(7, m.i32.wrap(a())),
+    when(FLAGS_LOGIC64, flags(n64(), m.i64.eqz(r()), c32(0), c32(0))),
+    m.return(flags(n32(), m.i32.eqz(r32()), c32(0), c32(0))),
+  ];
+  m.addFunction('nzcv', B.createType([i32, i64, i64, i32, i32, i32]), i32, [i64, i32], m.block(null, body));
 }
 
 type FlagSource =
@@ -147,6 +202,8 @@ export class RegionEmitter {
   private readonly reloads: { x: X; regs: readonly number[] | undefined; nzcv: boolean }[] = [];
   private readonly index = new Map<bigint, number>();
   private flags: FlagSource = undefined;
+  /** Statically here: L_FK is 0 (NZCV in L_NZCV), as after an explicit write or a read that worked it out. */
+  private nzcvKnown = false;
   private cur!: Cur;
   /** How many instructions went through the trampoline (for stats). */
   trampolined = 0;
@@ -214,7 +271,7 @@ export class RegionEmitter {
     const i64 = B.i64, i32 = B.i32;
     const vars = [
       ...Array<number>(32).fill(i64), i32, i32, i32, i32, i64, i32, i32, i64, i64, i32, i32,
-      ...Array<number>(8).fill(i64), ...Array<number>(8).fill(i32), i64, i64, i32, i64, i64, i32, i32, i32, i32,
+      ...Array<number>(8).fill(i64), ...Array<number>(8).fill(i32), i64, i64, i32, i64, i64, i32, i32, i32, i32, i32,
     ];
     m.addFunction(name, B.createType([i32, i32]), i32, vars, m.block(null, body));
     m.addFunctionExport(name, name);
@@ -234,7 +291,7 @@ export class RegionEmitter {
     const { m, B } = this;
     const out: X[] = [];
     for (const r of this.written) if (only === undefined || only.includes(r)) out.push(m.i64.store(8 * (r === 31 ? SLOT_SP : r), 8, this.state(), m.local.get(L_REG + r, B.i64)));
-    if (this.nzcvWritten) out.push(m.i32.store(NZCV, 4, this.state(), m.local.get(L_NZCV, B.i32)));
+    if (this.nzcvWritten) out.push(m.i32.store(NZCV, 4, this.state(), this.nzcvOf()));
     return out;
   }
 
@@ -242,7 +299,7 @@ export class RegionEmitter {
     const { m } = this;
     const out: X[] = [];
     for (const r of this.used) if (only === undefined || only.includes(r)) out.push(m.local.set(L_REG + r, this.loadReg(r)));
-    if (nzcv && (this.nzcvRead || this.nzcvWritten)) out.push(m.local.set(L_NZCV, m.i32.load(NZCV, 4, this.state())));
+    if (nzcv && (this.nzcvRead || this.nzcvWritten)) out.push(m.local.set(L_NZCV, m.i32.load(NZCV, 4, this.state())), m.local.set(L_FK, this.c32(0)));
     return out;
   }
 
@@ -280,14 +337,40 @@ export class RegionEmitter {
     return this.setX(n, this.m.i64.extend_u(e32));
   }
 
+  /** NZCV as the architecture has it now, from L_FK and its operands (a call). */
+  private nzcvOf(): X {
+    const { m, B } = this;
+    return m.call('nzcv', [
+      m.local.get(L_FK, B.i32), m.local.get(L_FA, B.i64), m.local.get(L_FB, B.i64),
+      m.local.get(L_FA32, B.i32), m.local.get(L_FB32, B.i32), m.local.get(L_NZCV, B.i32),
+    ], B.i32);
+  }
+
+  /**
+   * NZCV for an instruction to read. The first read after a flag setter
+   * works it out into L_NZCV (an expression that also sets L_FK to 0);
+   * later reads in the block take the local. Every caller evaluates this
+   * unconditionally, so what is known statically holds on every path.
+   */
   private nzcv(): X {
+    const { m, B } = this;
     this.nzcvRead = true;
-    return this.m.local.get(L_NZCV, this.B.i32);
+    if (this.nzcvKnown) return m.local.get(L_NZCV, B.i32);
+    this.nzcvKnown = true;
+    return m.block(null, [m.local.set(L_NZCV, this.nzcvOf()), m.local.set(L_FK, this.c32(0)), m.local.get(L_NZCV, B.i32)], B.i32);
   }
 
   private setNzcv(e: X): X {
     this.nzcvWritten = true;
-    return this.m.local.set(L_NZCV, e);
+    this.nzcvKnown = true;
+    return this.m.block(null, [this.m.local.set(L_NZCV, e), this.m.local.set(L_FK, this.c32(0))]);
+  }
+
+  /** A flag-setting instruction of this kind, its operands already in L_FA/L_FB (L_FA32/L_FB32). */
+  private setFlagsLazily(kind: number): X {
+    this.nzcvWritten = true;
+    this.nzcvKnown = false;
+    return this.m.local.set(L_FK, this.c32(kind));
   }
 
   private c64(v: bigint | number): X {
@@ -365,6 +448,7 @@ export class RegionEmitter {
     this.flushes.push({ x: flush, regs });
     this.reloads.push({ x: reload, regs, nzcv: true });
     this.flags = undefined;
+    this.nzcvKnown = true;
     return [flush, this.syncBudget(), m.local.set(L_ST, call), reload, this.attention()];
   }
 
@@ -411,6 +495,7 @@ export class RegionEmitter {
     const len = block.insns.length;
     this.cur = { block, k, j: -1, len, insn: block.insns[0] };
     this.flags = undefined;
+    this.nzcvKnown = false;
     const out: X[] = [];
     const interpret = m.block(null, [
       m.i64.store(PC, 8, this.state(), this.c64(block.pc)),
@@ -462,6 +547,14 @@ export class RegionEmitter {
       if (code !== undefined) return code;
     }
     return { code: this.trampoline(insn), ends: false };
+  }
+
+  /** The trampoline for this instruction, on one arm of an if: what is known about NZCV afterwards is what held before. */
+  private trampolineOnOnePath(): X {
+    const known = this.nzcvKnown;
+    const code = this.m.block(null, this.trampoline(this.cur.insn));
+    this.nzcvKnown = known;
+    return code;
   }
 
   private trampoline(insn: Insn): X[] {
@@ -629,30 +722,14 @@ export class RegionEmitter {
     const out: X[] = [];
     if (sf) {
       out.push(m.local.set(L_FA, a), m.local.set(L_FB, op2));
+      out.push(this.setFlagsLazily(sub ? FLAGS_SUB64 : FLAGS_ADD64));
       const A = (): X => this.get64(L_FA), Bv = (): X => this.get64(L_FB);
-      const R = this.t64(0);
-      out.push(m.local.set(R, sub ? m.i64.sub(A(), Bv()) : m.i64.add(A(), Bv())));
-      const r = (): X => this.get64(R);
-      const n = m.i32.and(m.i32.wrap(m.i64.shr_u(r(), this.c64(32))), this.c32(0x80000000));
-      const z = m.i32.shl(m.i64.eqz(r()), this.c32(30));
-      const c = m.i32.shl(sub ? m.i64.ge_u(A(), Bv()) : m.i64.lt_u(r(), A()), this.c32(29));
-      const vx = sub ? m.i64.and(m.i64.xor(A(), Bv()), m.i64.xor(A(), r())) : m.i64.and(m.i64.xor(A(), r()), m.i64.xor(Bv(), r()));
-      const v = m.i32.shl(m.i64.lt_s(vx, this.c64(0)), this.c32(28));
-      out.push(this.setNzcv(m.i32.or(m.i32.or(n, z), m.i32.or(c, v))));
-      out.push(this.setX(rd, r()));
+      if (rd !== 31) out.push(this.setX(rd, sub ? m.i64.sub(A(), Bv()) : m.i64.add(A(), Bv())));
     } else {
       out.push(m.local.set(L_FA32, m.i32.wrap(a)), m.local.set(L_FB32, m.i32.wrap(op2)));
+      out.push(this.setFlagsLazily(sub ? FLAGS_SUB32 : FLAGS_ADD32));
       const A = (): X => this.get32(L_FA32), Bv = (): X => this.get32(L_FB32);
-      const R = this.t32(0);
-      out.push(m.local.set(R, sub ? m.i32.sub(A(), Bv()) : m.i32.add(A(), Bv())));
-      const r = (): X => this.get32(R);
-      const n = m.i32.and(r(), this.c32(0x80000000));
-      const z = m.i32.shl(m.i32.eqz(r()), this.c32(30));
-      const c = m.i32.shl(sub ? m.i32.ge_u(A(), Bv()) : m.i32.lt_u(r(), A()), this.c32(29));
-      const vx = sub ? m.i32.and(m.i32.xor(A(), Bv()), m.i32.xor(A(), r())) : m.i32.and(m.i32.xor(A(), r()), m.i32.xor(Bv(), r()));
-      const v = m.i32.shl(m.i32.lt_s(vx, this.c32(0)), this.c32(28));
-      out.push(this.setNzcv(m.i32.or(m.i32.or(n, z), m.i32.or(c, v))));
-      out.push(this.setX(rd, m.i64.extend_u(r())));
+      if (rd !== 31) out.push(this.setX(rd, m.i64.extend_u(sub ? m.i32.sub(A(), Bv()) : m.i32.add(A(), Bv()))));
     }
     this.flags = { kind: sub ? 'sub' : 'add', sf };
     return out;
@@ -706,14 +783,8 @@ export class RegionEmitter {
     let r = opc === 1 ? m.i64.or(a, op2) : opc === 2 ? m.i64.xor(a, op2) : m.i64.and(a, op2);
     if (!sf) r = m.i64.and(r, this.c64(0xffffffff));
     if (opc !== 3) return [rdSp ? this.setXsp(rd, r) : this.setX(rd, r)];
-    const R = this.t64(0);
-    const out: X[] = [m.local.set(R, r), m.local.set(L_FA, this.get64(R))];
-    const n = sf
-      ? m.i32.and(m.i32.wrap(m.i64.shr_u(this.get64(R), this.c64(32))), this.c32(0x80000000))
-      : m.i32.and(m.i32.wrap(this.get64(R)), this.c32(0x80000000));
-    const z = m.i32.shl(m.i64.eqz(this.get64(R)), this.c32(30));
-    out.push(this.setNzcv(m.i32.or(n, z)));
-    out.push(this.setX(rd, this.get64(R)));
+    const out: X[] = [m.local.set(L_FA, r), this.setFlagsLazily(sf ? FLAGS_LOGIC64 : FLAGS_LOGIC32)];
+    if (rd !== 31) out.push(this.setX(rd, this.get64(L_FA)));
     this.flags = { kind: 'logic', sf };
     return out;
   }
@@ -838,9 +909,12 @@ export class RegionEmitter {
     const sf = f.sf === 1;
     const op2 = immediate ? this.c64(f.imm5) : this.x(f.Rm);
     const cmp = this.addSub(sf, f.op === 1, true, 31, false, f.Rn, false, op2);
-    // NZCV may come from the immediate: nothing to fuse with afterwards.
+    const other = this.setNzcv(this.c32(f.nzcv << 28));
+    // NZCV may come from the immediate: nothing to fuse with afterwards,
+    // and whether L_NZCV holds it depends on the path taken.
     this.flags = undefined;
-    return [m.if(cond, m.block(null, cmp), this.setNzcv(this.c32(f.nzcv << 28)))];
+    this.nzcvKnown = false;
+    return [m.if(cond, m.block(null, cmp), other)];
   }
 
   private dp3(f: Record<string, number>): { code: X[]; ends: boolean } | undefined {
@@ -993,7 +1067,7 @@ export class RegionEmitter {
         return [m.if(
           m.i32.and(pstate(), this.c32(1)),
           this.setX(f.Rt, m.i64.load(8 * SLOT_SP_EL0, 8, this.state())),
-          m.block(null, this.trampoline(this.cur.insn)),
+          this.trampolineOnOnePath(),
         )];
     }
     if (HANDLER_KEYS.has(key)) return undefined;
@@ -1147,7 +1221,7 @@ export class RegionEmitter {
     const fast = probe.hit;
     const faults = mustAlign && bytes > 1;
     const slow = (path: X[]): X => (faults
-      ? m.if(m.i32.and(m.i32.wrap(this.get64(L_ADDR)), this.c32(bytes - 1)), m.block(null, this.trampoline(this.cur.insn)), m.block(null, path))
+      ? m.if(m.i32.and(m.i32.wrap(this.get64(L_ADDR)), this.c32(bytes - 1)), this.trampolineOnOnePath(), m.block(null, path))
       : m.block(null, path));
     if (opc === 0) {
       out.push(m.local.set(L_VAL, this.x(rt)));
