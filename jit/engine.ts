@@ -44,6 +44,13 @@ export interface JitOptions {
   readonly workerAfter?: number;
   /** The compile worker to use instead of the process's shared one (createBackgroundCompiler()). */
   readonly compiler?: BackgroundCompiler;
+  /**
+   * With `binaryen` given: compile the first this many regions on this
+   * thread, the rest in the compile worker (started halfway there, so that it
+   * has Binaryen loaded by then). Where there are no worker threads,
+   * everything compiles here. Unset: everything compiles here.
+   */
+  readonly workerAfterRegions?: number;
 }
 
 /** What the memory the JIT works in must offer (runtime/guest-memory.ts). */
@@ -111,7 +118,7 @@ export const DEFAULT_THRESHOLD = 4000;
  * thousands of regions of a kernel boot.
  */
 const EARLY_THRESHOLD = 200;
-const EARLY_REGIONS = 32;
+export const EARLY_REGIONS = 32;
 /** Regions compiled together in one module (fewer modules: less fixed cost). */
 const BATCH_REGIONS = 16;
 /**
@@ -170,6 +177,9 @@ export class JitEngine {
   /** Binaryen on this thread, or the worker that compiles instead. */
   private readonly B: Binaryen | undefined;
   private readonly bg: BackgroundCompiler | undefined;
+  /** Regions compiled on this thread before the rest go to `bg` (when both are there). */
+  private readonly localRegions: number;
+  private localCompiled = 0;
   private readonly owner: number = 0;
   private readonly inflight = new Map<number, InFlight>();
   private nextTicket = 1;
@@ -213,7 +223,8 @@ export class JitEngine {
 
   constructor(opts: JitOptions, mem: JitMemory, codePages: CodePageIndex, area: JitArea) {
     this.B = opts.binaryen;
-    this.bg = this.B ? undefined : (opts.compiler ?? backgroundCompiler());
+    this.bg = this.B && opts.workerAfterRegions === undefined ? undefined : (opts.compiler ?? backgroundCompiler());
+    this.localRegions = this.B ? (this.bg ? Math.max(0, opts.workerAfterRegions ?? 0) : Infinity) : 0;
     if (!this.B && !this.bg) throw new Error('jit: no Binaryen given and no worker threads to compile in');
     this.threshold = Math.max(1, Math.floor(opts.threshold ?? DEFAULT_THRESHOLD));
     this.early = opts.threshold === undefined;
@@ -243,10 +254,10 @@ export class JitEngine {
         this.store(size, aLo, aHi, vLo, vHi, pcLo, pcHi),
       spchk: (pcLo: number, pcHi: number) => this.spCheck(pcLo, pcHi),
     };
-    if (this.B) {
-      this.stats.binaryenLoadMs = binaryenLoadMs;
-      this.installDispatcher(new WebAssembly.Module(buildDispatcher(this.B, this.pages, this.shared, this.hashBase) as Uint8Array<ArrayBuffer>));
-    } else {
+    // With Binaryen here the dispatcher is built with the first regions: a
+    // guest that never gets hot never pays for it (Binaryen's first use is its slowest).
+    if (this.B) this.stats.binaryenLoadMs = binaryenLoadMs;
+    if (this.bg) {
       this.stats.backgroundCompile = true;
       this.client = { receive: (reply) => this.receive(reply) };
       this.owner = this.bg!.newOwner();
@@ -276,7 +287,7 @@ export class JitEngine {
     let idleRounds = 0;
     while (remaining > 0) {
       if (this.bg) this.bg.poll();
-      if (this.bg && !this.dispatcherAsked) {
+      if (this.bg && !this.B && !this.dispatcherAsked) {
         const early = this.workerAfter - this.stats.instructionsInterpreted;
         if (early > 0) {
           // Not yet worth a worker: the interpreter alone, without the
@@ -394,7 +405,7 @@ export class JitEngine {
       // inside it get hot too and must not become regions of their own.
       for (const k of regionKeys(region)) this.pendingKeys.add(k);
     }
-    if (this.threshold === 1 || this.pending.length >= BATCH_REGIONS || this.bg) {
+    if (this.threshold === 1 || this.pending.length >= BATCH_REGIONS || !this.compilesHere()) {
       this.flushPending();
       if (this.dispatch !== undefined && this.blocks.has(key)) return this.stop();
     }
@@ -535,26 +546,41 @@ export class JitEngine {
     const regions = this.pending;
     if (regions.length === 0) return;
     this.pending = [];
+    const here = Math.min(regions.length, this.localRegions - this.localCompiled);
+    if (here > 0) this.compileHere(here === regions.length ? regions : regions.slice(0, here));
+    if (here < regions.length) this.sendToWorker(this.bg!, here > 0 ? regions.slice(here) : regions);
+  }
+
+  private sendToWorker(bg: BackgroundCompiler, regions: Region[]): void {
+    if (bg.failure !== undefined) throw new Error(`jit: the compile worker failed: ${bg.failure}`);
+    if (!this.dispatcherAsked) this.askDispatcher(bg);
     const target = this.moduleTarget();
-    if (this.bg) {
-      if (this.bg.failure !== undefined) throw new Error(`jit: the compile worker failed: ${this.bg.failure}`);
-      if (!this.dispatcherAsked) this.askDispatcher(this.bg);
-      for (const region of regions) {
-        const ticket = this.nextTicket++;
-        this.inflight.set(ticket, { region, keys: regionKeys(region) });
-        this.bg.post(this.client!, { kind: 'region', owner: this.owner, ticket, target, region: regionWords(region) });
-      }
-      this.stats.regionsInFlight = this.inflight.size;
-      return;
+    for (const region of regions) {
+      const ticket = this.nextTicket++;
+      this.inflight.set(ticket, { region, keys: regionKeys(region) });
+      bg.post(this.client!, { kind: 'region', owner: this.owner, ticket, target, region: regionWords(region) });
     }
-    this.pendingKeys.clear();
+    this.stats.regionsInFlight = this.inflight.size;
+  }
+
+  private compileHere(regions: Region[]): void {
+    this.localCompiled += regions.length;
+    // Halfway through the regions compiled here, the worker starts loading.
+    if (this.bg && this.bg.failure === undefined && !this.dispatcherAsked && this.localCompiled >= this.localRegions / 2) this.askDispatcher(this.bg);
+    for (const r of regions) for (const k of regionKeys(r)) this.pendingKeys.delete(k);
     const t0 = performance.now();
-    const out = compileRegions(this.B!, target, regions);
+    if (this.dispatch === undefined) this.installDispatcher(new WebAssembly.Module(buildDispatcher(this.B!, this.pages, this.shared, this.hashBase) as Uint8Array<ArrayBuffer>));
+    const out = compileRegions(this.B!, this.moduleTarget(), regions);
     const t1 = performance.now();
     const module = new WebAssembly.Module(out.bytes as Uint8Array<ArrayBuffer>);
     if (PROFILE) profileBatch(regions.length, out.instructions, out.buildMs, out.emitMs, performance.now() - t1, out.bytes.length);
     this.install(module, out.trampolines, regions);
     this.stats.compileMs += performance.now() - t0;
+  }
+
+  /** Whether regions queued now compile on this thread. */
+  private compilesHere(): boolean {
+    return this.localCompiled < this.localRegions;
   }
 
   private askDispatcher(bg: BackgroundCompiler): void {
@@ -577,6 +603,8 @@ export class JitEngine {
   private receive(reply: CompileReply): void {
     switch (reply.kind) {
       case 'dispatcher':
+        // Compiling here first, the machine built its own.
+        if (this.dispatch !== undefined) return;
         if (PROFILE) process.stderr.write(`jit dispatcher at ${performance.now().toFixed(0)} ms (asked at ${this.dispatcherAskedAt.toFixed(0)} ms)\n`);
         this.stats.binaryenLoadMs = reply.binaryenLoadMs;
         this.installDispatcher(reply.module);

@@ -19,7 +19,7 @@ export class UsageError extends Error {
 
 export interface CliOptions {
   machine: MachineOptions & { noReboot: boolean };
-  /** 'auto': compile in the background worker; 'on': on this thread, Binaryen loaded before the machine starts. */
+  /** 'auto': the first regions compile on this thread, the rest in the background worker; 'on': all on this thread. Binaryen is loaded before the machine starts in both. */
   jit: 'off' | 'on' | 'auto';
   stats: boolean;
   kernelPath?: string;
@@ -47,10 +47,12 @@ QEMU-compatible options:
                         guest jumps to its next timer deadline (sleep=off always)
 
 warmboot options:
-  --jit=on|off|auto     translate hot code to WebAssembly in a background worker while
-                        the interpreter goes on (auto, the default), on this thread the
-                        moment a block gets hot (on), or never (off)
-  --jit-threshold=N     translate a block after N executions (1 = at first execution)
+  --jit=on|off|auto     translate hot code to WebAssembly: the first 32 regions on this
+                        thread, the rest in a background worker while the guest goes on
+                        (auto, the default); all on this thread the moment a block gets
+                        hot, the same way every run (on); or never (off)
+  --jit-threshold=N     translate a block after N executions (1 = at first execution;
+                        default 4000, and 200 for the first 32 regions)
   --trace               print every executed instruction, disassembled, to stderr
   --stats               print instruction counts per tier, exits, JIT figures, stage-2 faults and invalidations on exit
   --help, --version
@@ -280,7 +282,7 @@ async function main(argv: string[]): Promise<number> {
   if (parsed === 'help') { process.stdout.write(USAGE); return 0; }
   if (parsed === 'version') { process.stdout.write('warmboot 0.1.0\n'); return 0; }
   try {
-    if (parsed.jit === 'on') await loadBinaryen();
+    if (parsed.jit !== 'off') await loadBinaryen();
     const machine = new Machine({ ...parsed.machine, onSerialOutput: (b) => writeAll(1, b) });
     const started = performance.now();
     const input = new ConsoleInput();

@@ -11,7 +11,7 @@ import { type ExitCounters, VirtualMachine, type RunOptions, type VmExit } from 
 import type { InvalidationCause } from './cpu/code-pages.js';
 import { SystemEventType } from '../runtime/psci.js';
 import { binaryenIfLoaded } from '../jit/binaryen.js';
-import type { JitOptions, JitStats } from '../jit/engine.js';
+import { EARLY_REGIONS, type JitOptions, type JitStats } from '../jit/engine.js';
 import { canCompileInBackground } from '../jit/background-compiler.js';
 import type { IcountOptions } from '../runtime/guest-clock.js';
 
@@ -21,13 +21,16 @@ export class MachineConfigError extends Error {
 
 export interface MachineOptions {
   /**
-   * The execution tier: 'off' interprets everything. 'auto' (the default)
-   * translates hot code to WebAssembly in a background worker that loads
-   * Binaryen itself, while the interpreter goes on; where there are no worker
-   * threads it compiles on this thread if Binaryen has been loaded
-   * (`await loadJit()`), else interprets. 'on' compiles on this thread the
-   * moment a block gets hot (Binaryen must be loaded first: `await loadJit()`),
-   * so the switch between tiers happens at the same instruction every run.
+   * The execution tier: 'off' interprets everything. 'on' compiles on this
+   * thread the moment a block gets hot (Binaryen must be loaded first:
+   * `await loadJit()`), so the switch between tiers happens at the same
+   * instruction every run. 'auto' (the default) translates hot code too:
+   * with Binaryen loaded, the first 32 regions compile here as under 'on'
+   * (a guest's first hot loops should not wait for a worker to start) and
+   * the rest in a background worker while the vcpu goes on; without it, all
+   * of them in the worker, which loads Binaryen itself. Where there are no
+   * worker threads, 'auto' compiles here if Binaryen is loaded, else
+   * interprets.
    */
   readonly jit?: 'off' | 'on' | 'auto';
   /** Executions of a block before it is translated; 1 = at its first execution. */
@@ -136,7 +139,10 @@ export class Machine {
     if (threshold !== undefined && (!Number.isInteger(threshold) || threshold < 1)) fail(`jit threshold ${threshold}: expected a whole number of executions, at least 1`);
     let jit: JitOptions | undefined;
     if (jitMode === 'on') jit = { binaryen, threshold };
-    else if (jitMode === 'auto') jit = canCompileInBackground() ? { threshold } : binaryen ? { binaryen, threshold } : undefined;
+    else if (jitMode === 'auto') {
+      jit = !canCompileInBackground() ? (binaryen ? { binaryen, threshold } : undefined)
+        : binaryen ? { binaryen, threshold, workerAfterRegions: EARLY_REGIONS } : { threshold };
+    }
     this.vm = new VirtualMachine({
       jit,
       ramBase: VIRT_RAM_BASE, ramSize: memory, cpus, cpuModel: model,

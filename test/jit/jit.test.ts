@@ -745,9 +745,8 @@ ${pages}`;
   });
 });
 
-describe('hotness', () => {
-  /** `n` loops of 300 iterations, each alone on its code page, so that each is one region. */
-  const loops = (n: number): string => Array.from({ length: n }, (_, k) => `
+/** `n` loops of 300 iterations, each alone on its code page, so that each is one region. */
+const loops = (n: number): string => Array.from({ length: n }, (_, k) => `
   mov x1, #300
 l${k}:
   add x0, x0, #1
@@ -756,6 +755,8 @@ l${k}:
   b next${k}
   .balign 4096
 next${k}:`).join('') + '\n  b end';
+
+describe('hotness', () => {
 
   it('compiles the first 32 regions after 200 executions, later ones after the default 4000', () => {
     const regions = (jit: JitOptions): number => {
@@ -848,6 +849,25 @@ even:
     } finally {
       compiler.close();
     }
+  });
+
+  it('compiles the first regions on this thread and the rest in the worker (workerAfterRegions)', () => {
+    const compiler = createBackgroundCompiler()!;
+    try {
+      const r = runSliced({ binaryen, threshold: 20, workerAfterRegions: 2, compiler }, loops(4));
+      expect(r.vm.vcpus[0].getX(0)).toBe(4n * 300n);
+      expect(r.vm.jit!.stats.regionsCompiled).toBe(4);
+      expect(r.vm.jit!.stats.backgroundCompile).toBe(true);
+    } finally {
+      compiler.close();
+    }
+    // Without a working worker the hand-over fails loudly, after the first regions compiled here.
+    const closed = createBackgroundCompiler()!;
+    closed.close();
+    const vm = machine({ binaryen, threshold: 20, workerAfterRegions: 2, compiler: closed });
+    load(vm, loops(4));
+    expect(() => vm.run({ maxInstructions: 100_000 })).toThrow(/compile worker failed: closed by its owner/);
+    expect(vm.jit!.stats.regionsCompiled).toBe(2);
   });
 
   it('waits for the guest to run a while before loading Binaryen at all', () => {
