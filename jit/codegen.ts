@@ -14,7 +14,7 @@ import {
 } from './layout.js';
 import { DTLB_ENTRIES } from '../src/cpu/vcpu.js';
 import { PERM_R1, PERM_W1 } from '../src/cpu/tlb.js';
-import type { Block, Insn, Region } from './region.js';
+import { type Block, endsBlock, type Insn, type Region, successors } from './region.js';
 
 export type Binaryen = typeof BinaryenNs;
 type Module = BinaryenNs.Module;
@@ -173,6 +173,8 @@ type FlagSource =
 interface Cur {
   block: Block;
   k: number;
+  /** The block branches to itself: its code is a Wasm loop, and that branch goes straight back. */
+  selfLoop: boolean;
   j: number;
   len: number;
   insn: Insn;
@@ -420,7 +422,11 @@ export class RegionEmitter {
       const out: X[] = [];
       const unretired = this.cur.len - retired;
       if (unretired !== 0) out.push(m.local.set(L_REM, m.i32.add(m.local.get(L_REM, this.B.i32), this.c32(unretired))));
-      out.push(m.local.set(L_BI, this.c32(k)), m.br('top'));
+      // Blocks later in the region enclose this one's code: a plain br lands
+      // on theirs. Earlier ones are reached through the br_table at the top.
+      if (k > this.cur.k) out.push(m.br(`b${k}`));
+      else if (k === this.cur.k && this.cur.selfLoop) out.push(m.br(`l${k}`));
+      else out.push(m.local.set(L_BI, this.c32(k)), m.br('top'));
       return m.block(null, out);
     }
     return this.leave(JitCode.Continue, pc, retired);
@@ -493,7 +499,9 @@ export class RegionEmitter {
   private emitBlock(block: Block, k: number): X[] {
     const { m, B } = this;
     const len = block.insns.length;
-    this.cur = { block, k, j: -1, len, insn: block.insns[0] };
+    const last = block.insns[len - 1];
+    const selfLoop = endsBlock(last.d) && successors(last).includes(block.pc);
+    this.cur = { block, k, j: -1, len, insn: block.insns[0], selfLoop };
     this.flags = undefined;
     this.nzcvKnown = false;
     const out: X[] = [];
@@ -537,7 +545,7 @@ export class RegionEmitter {
       this.cur.j = len - 1;
       out.push(this.jumpTo(block.insns[len - 1].pc + 4n));
     }
-    return out;
+    return selfLoop ? [m.loop(`l${k}`, m.block(null, out))] : out;
   }
 
   private emitInsn(insn: Insn): { code: X[]; ends: boolean } {
