@@ -74,7 +74,9 @@ export interface JitStats {
   modulesCompiled: number;
   /** Building, emitting and compiling modules, on whichever thread did it. */
   compileMs: number;
-  /** True when a worker compiles (compileMs is then spent off the vcpus' thread). */
+  /** The part of compileMs spent in the compile worker, off the vcpus' thread. */
+  workerCompileMs: number;
+  /** True when the machine compiles in a worker (all of its regions, or those after the first: JitOptions.workerAfterRegions). */
   backgroundCompile: boolean;
   /** Regions asked of the worker and not yet installed. */
   regionsInFlight: number;
@@ -96,8 +98,10 @@ export interface JitStats {
  * the demo) never starts the worker. Any later costs time: the worker needs
  * 0.15-0.25 s (thread start, Binaryen, the dispatcher) before it delivers
  * anything, and a hot loop is ready for it long before that. Measured on
- * bench/guests/cpubench (--jit=auto, median of 5): 2M instructions 1008 ms,
- * 500k 839 ms, 100k 851 ms, 0 845 ms; the demo guest 148, 138, 137, 163 ms.
+ * bench/guests/cpubench with every region in the worker (--jit=auto before
+ * its first regions compiled on the vcpu thread; median of 5): 2M
+ * instructions 1008 ms, 500k 839 ms, 100k 851 ms, 0 845 ms; the demo guest
+ * 148, 138, 137, 163 ms.
  */
 export const WORKER_START_INSTRUCTIONS = 100_000;
 
@@ -161,7 +165,7 @@ const POLL_INTERVAL = 256;
 export class JitEngine {
   readonly stats: JitStats = {
     instructionsInterpreted: 0, instructionsCompiled: 0, regionsCompiled: 0, blocksCompiled: 0,
-    guestInstructionsTranslated: 0, trampolinedInstructions: 0, modulesCompiled: 0, compileMs: 0, compiledCodeMs: 0,
+    guestInstructionsTranslated: 0, trampolinedInstructions: 0, modulesCompiled: 0, compileMs: 0, workerCompileMs: 0, compiledCodeMs: 0,
     backgroundCompile: false, regionsInFlight: 0, regionsDiscarded: 0, binaryenLoadMs: 0,
     exits: { vcpuExit: 0, interpret: 0, miss: 0 }, regionsInvalidated: 0, evictions: 0, liveRegions: 0,
   };
@@ -174,7 +178,7 @@ export class JitEngine {
   private regionsQueued = 0;
   private readonly maxRegions: number;
   private readonly workerAfter: number;
-  /** Binaryen on this thread, or the worker that compiles instead. */
+  /** Binaryen on this thread, the worker, or both (the first regions here, the rest there). */
   private readonly B: Binaryen | undefined;
   private readonly bg: BackgroundCompiler | undefined;
   /** Regions compiled on this thread before the rest go to `bg` (when both are there). */
@@ -216,7 +220,7 @@ export class JitEngine {
   private dispatchBudget = 0;
   private readonly helpers: Record<string, unknown>;
   private readonly client: CompileClient | undefined;
-  /** The dispatcher has been asked of the worker (with the first hot region: an idle guest never loads Binaryen). */
+  /** The worker has been asked for the dispatcher, which starts it (see WORKER_START_INSTRUCTIONS, JitOptions.workerAfterRegions). */
   private dispatcherAsked = false;
   private dispatcherAskedAt = 0;
   readonly hook: BlockStartHook;
@@ -614,6 +618,7 @@ export class JitEngine {
       case 'module': {
         if (PROFILE) profileBatch(reply.tickets.length, reply.instructions, reply.buildMs, reply.emitMs, reply.compileMs, 0);
         this.stats.compileMs += reply.buildMs + reply.emitMs + reply.compileMs;
+        this.stats.workerCompileMs += reply.buildMs + reply.emitMs + reply.compileMs;
         const regions = reply.tickets.map((t) => {
           const f = this.inflight.get(t);
           if (!f) {

@@ -330,7 +330,7 @@ function printStats(machine: Machine, ms: number): void {
       `  jit: ${j.instructionsCompiled} instructions in compiled code, ${j.instructionsInterpreted} interpreted (threshold ${j.threshold}${j.earlyThreshold ? `, ${j.earlyThreshold.executions} for the first ${j.earlyThreshold.regions} regions` : ''})`,
       `  jit: ${j.regionsCompiled} regions, ${j.blocksCompiled} blocks, ${j.guestInstructionsTranslated} guest instructions (${j.trampolinedInstructions} through the interpreter's handlers) in ${j.modulesCompiled} modules; ` +
         `compile ${j.compileMs.toFixed(0)} ms (${perInsn.toFixed(1)} us per instruction)` +
-        `${j.backgroundCompile ? ` in the compile worker (regions still in flight ${j.regionsInFlight}, discarded ${j.regionsDiscarded})` : ''}; ` +
+        `${j.backgroundCompile ? `, ${j.workerCompileMs.toFixed(0)} ms of it in the compile worker (regions still in flight ${j.regionsInFlight}, discarded ${j.regionsDiscarded})` : ''}; ` +
         `Binaryen load ${j.binaryenLoadMs.toFixed(0)} ms`,
       `  jit: time in compiled code ${j.compiledCodeMs.toFixed(0)} ms; returns to the run loop: vcpu exit ${j.exits.vcpuExit}, interpret ${j.exits.interpret}, miss ${j.exits.miss}; ` +
         `regions invalidated ${j.regionsInvalidated}, cache flushes ${j.evictions}, live regions ${j.liveRegions}`,
