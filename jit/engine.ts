@@ -400,8 +400,8 @@ export class JitEngine {
     if (!this.pendingKeys.has(key)) {
       const pc = (BigInt(pcHi >>> 0) << 32n) | BigInt(pcLo >>> 0);
       const region = discoverRegion(c.dv, c.features, pc, host, ctx);
-      // Mark the page now: a store to it before the batch compiles drops the queued region.
-      this.codePages.page(region.hostPage / CODE_PAGE_BYTES);
+      // Mark its words now: a store to them before the batch compiles drops the queued region.
+      this.markTranslated(region);
       if (this.pending.length === 0) this.pendingSince = this.blockStarts;
       this.pending.push(region);
       if (this.early && ++this.regionsQueued >= EARLY_REGIONS) this.hotAt = this.threshold;
@@ -693,13 +693,18 @@ export class JitEngine {
       let set = this.byPage.get(page);
       if (!set) this.byPage.set(page, (set = new Set()));
       set.add(slot);
-      this.codePages.page(page);
+      this.markTranslated(region);
       this.stats.regionsCompiled++;
       this.stats.blocksCompiled += region.blocks.length;
       this.stats.guestInstructionsTranslated += region.instructions;
     });
     this.stats.modulesCompiled++;
     this.stats.liveRegions = this.regions.size;
+  }
+
+  private markTranslated(region: Region): void {
+    const page = region.hostPage / CODE_PAGE_BYTES;
+    for (const b of region.blocks) this.codePages.markTranslated(page, (Number(b.pc & 0xfffn)) >>> 2, b.insns.length);
   }
 
   private allocSlot(): number {

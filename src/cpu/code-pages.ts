@@ -1,7 +1,11 @@
 // The physical-page index of code: which host pages of the shared memory hold
 // instructions that were decoded (by the interpreter) or translated (by the
-// JIT), so that any write to such a page, by the guest or by the host, drops
-// that work before it can run again.
+// JIT), so that a write to such a page drops that work before it can run
+// again. Host writes, IC maintenance and stage-2 unmaps drop whole pages; a
+// guest store drops the page only when it touches an instruction word that
+// was decoded or translated, so that data sharing a page with code (a small
+// program's .data after its .text) can be written without throwing the code
+// away each time.
 
 import type { Vcpu } from './vcpu.js';
 
@@ -14,6 +18,8 @@ export type Handler = (cpu: Vcpu) => boolean | void;
 
 export class DecodedPage {
   readonly handlers: (Handler | undefined)[] = new Array(INSNS_PER_PAGE);
+  /** Nonzero for the words the JIT translated (or has queued for translation). */
+  readonly translated = new Uint8Array(INSNS_PER_PAGE);
   valid = true;
 }
 
@@ -51,6 +57,38 @@ export class CodePageIndex {
       this.flags[hostPage] = 1;
     }
     return p;
+  }
+
+  /** Records that the JIT translates `count` instruction words of the page from word `first` on. */
+  markTranslated(hostPage: number, first: number, count: number): void {
+    this.page(hostPage).translated.fill(1, first, Math.min(INSNS_PER_PAGE, first + count));
+  }
+
+  /**
+   * A guest store of `size` bytes at `hostOffset` (into memory, already
+   * written or about to be): drops each page it touches where it overlaps a
+   * decoded or translated instruction word.
+   */
+  noteGuestStore(hostOffset: number, size: number): void {
+    const firstPage = hostOffset >>> CODE_PAGE_SHIFT;
+    const lastPage = (hostOffset + size - 1) >>> CODE_PAGE_SHIFT;
+    for (let pg = firstPage; pg <= lastPage; pg++) {
+      if (this.flags[pg] === 0) continue;
+      const p = this.pages.get(pg);
+      if (p === undefined) {
+        this.invalidatePage(pg, 'guest-store');
+        continue;
+      }
+      const base = pg << CODE_PAGE_SHIFT;
+      const from = Math.max(hostOffset, base) - base;
+      const to = Math.min(hostOffset + size, base + CODE_PAGE_BYTES) - base - 1;
+      for (let w = from >>> 2; w <= to >>> 2; w++) {
+        if (p.handlers[w] !== undefined || p.translated[w] !== 0) {
+          this.invalidatePage(pg, 'guest-store');
+          break;
+        }
+      }
+    }
   }
 
   invalidatePage(hostPage: number, cause: InvalidationCause): void {

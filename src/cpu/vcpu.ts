@@ -910,7 +910,7 @@ export class Vcpu implements SysregHost {
   write8(vaLo: number, vaHi: number, value: number): void {
     const off = this.translate(vaLo, vaHi, 1, true, false);
     if (off >= 0) {
-      if (this.codeFlags[off >>> 12] !== 0) this.codePages.invalidatePage(off >>> 12, 'guest-store');
+      if (this.codeFlags[off >>> 12] !== 0) this.codePages.noteGuestStore(off, 1);
       this.u8[off] = value;
     } else this.deviceWrite(vaLo, vaHi, 1, value & 0xff);
   }
@@ -976,9 +976,7 @@ export class Vcpu implements SysregHost {
 
   noteCodeWrite(off: number, size: number): void {
     const f = this.codeFlags;
-    if (f[off >>> 12] !== 0) this.codePages.invalidatePage(off >>> 12, 'guest-store');
-    const end = (off + size - 1) >>> 12;
-    if (end !== off >>> 12 && f[end] !== 0) this.codePages.invalidatePage(end, 'guest-store');
+    if (f[off >>> 12] !== 0 || f[(off + size - 1) >>> 12] !== 0) this.codePages.noteGuestStore(off, size);
   }
 }
 

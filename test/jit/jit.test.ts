@@ -647,6 +647,35 @@ newinsn:
     expect(r.vm.codePages.invalidations['guest-store']).toBeGreaterThan(0);
   });
 
+  it('stores to data that shares a page with code leave its translations alone; a store to an instruction does not', () => {
+    // A counter in the loop's own page, as a small program's .data after its .text.
+    const source = `
+  adr x1, counter
+loop:
+  ldr x3, [x1]
+  add x3, x3, #1
+  str x3, [x1]
+  add x0, x0, #1
+  cmp x0, #2000
+  b.ne loop
+  b end
+  .balign 64
+counter:
+  .quad 0`;
+    const r = agree(source);
+    expect(r.vm.vcpus[0].getX(3)).toBe(2000n);
+    expect(r.vm.codePages.invalidations['guest-store']).toBe(0);
+    expect(r.vm.jit!.stats.regionsInvalidated).toBe(0);
+    expect(r.vm.jit!.stats.instructionsCompiled).toBeGreaterThan(r.vm.jit!.stats.instructionsInterpreted);
+    // The interpreter alone: the stores do not drop its decoded page either.
+    const i = runOn(undefined, source);
+    expect(i.vm.codePages.invalidations['guest-store']).toBe(0);
+    // The same store aimed at an instruction that ran drops the page, in every tier.
+    const hit = agree(source.replace('adr x1, counter', 'adr x1, loop'), { max: 20 });
+    expect(hit.vm.codePages.invalidations['guest-store']).toBeGreaterThan(0);
+    expect(runOn(undefined, source.replace('adr x1, counter', 'adr x1, loop'), { max: 20 }).vm.codePages.invalidations['guest-store']).toBeGreaterThan(0);
+  });
+
   it('a store into the block that is running takes effect before the next instruction', () => {
     const r = agree(`
   adr x1, target
