@@ -1180,12 +1180,14 @@ export class RegionEmitter {
   }
 
   /** Stores into a page holding translated or decoded code go the slow way (it drops that code). */
-  private codeFlagsClear(bytes: number): X {
+  /**
+   * The store's page holds no code. Only on the probe's hit path, where the
+   * access lies within one 4 KiB page (aligned, or checked not to cross), so
+   * its first byte's page is its last byte's.
+   */
+  private codeFlagsClear(): X {
     const { m } = this;
-    const first = m.i32.load8_u(this.env.flagsBase, 1, m.i32.shr_u(this.get32(L_HOST), this.c32(12)));
-    if (bytes === 1) return m.i32.eqz(first);
-    const last = m.i32.load8_u(this.env.flagsBase, 1, m.i32.shr_u(m.i32.add(this.get32(L_HOST), this.c32(bytes - 1)), this.c32(12)));
-    return m.i32.eqz(m.i32.or(first, last));
+    return m.i32.eqz(m.i32.load8_u(this.env.flagsBase, 1, m.i32.shr_u(this.get32(L_HOST), this.c32(12))));
   }
 
   private extendLoaded(size: number, opc: number, raw: X): X {
@@ -1237,7 +1239,7 @@ export class RegionEmitter {
         fast,
         m.block(null, [
           m.local.set(L_HOST, this.hostOf()),
-          m.if(this.codeFlagsClear(bytes), this.storeRaw(size, 0, this.get64(L_VAL)), m.block(null, this.slowStore(size, 0, L_VAL))),
+          m.if(this.codeFlagsClear(), this.storeRaw(size, 0, this.get64(L_VAL)), m.block(null, this.slowStore(size, 0, L_VAL))),
         ]),
         slow(this.slowStore(size, 0, L_VAL)),
       ));
@@ -1298,7 +1300,7 @@ export class RegionEmitter {
       m.block(null, [
         m.local.set(L_HOST, this.hostOf()),
         m.if(
-          this.codeFlagsClear(2 * step),
+          this.codeFlagsClear(),
           m.block(null, [this.storeRaw(size, 0, this.get64(L_VAL)), this.storeRaw(size, step, this.get64(L_VAL2))]),
           m.block(null, [...this.slowStore(size, 0, L_VAL), ...this.slowStore(size, step, L_VAL2)]),
         ),
