@@ -45,12 +45,14 @@ export interface JitOptions {
   /** The compile worker to use instead of the process's shared one (createBackgroundCompiler()). */
   readonly compiler?: BackgroundCompiler;
   /**
-   * With `binaryen` given: compile the first this many regions on this
-   * thread, the rest in the compile worker (started halfway there, so that it
-   * has Binaryen loaded by then). Where there are no worker threads,
-   * everything compiles here. Unset: everything compiles here.
+   * With `binaryen` given: at the first region that gets hot after the
+   * guest has run this many instructions, start the compile worker, and
+   * from its first answer on compile there rather than here (until then,
+   * everything compiles here, at once). Where
+   * there are no worker threads, everything compiles here. Unset: everything
+   * compiles here.
    */
-  readonly workerAfterRegions?: number;
+  readonly workerAfterInstructions?: number;
 }
 
 /** What the memory the JIT works in must offer (runtime/guest-memory.ts). */
@@ -76,7 +78,7 @@ export interface JitStats {
   compileMs: number;
   /** The part of compileMs spent in the compile worker, off the vcpus' thread. */
   workerCompileMs: number;
-  /** True when the machine compiles in a worker (all of its regions, or those after the first: JitOptions.workerAfterRegions). */
+  /** True when the machine may compile in a worker (all its regions, or those after it started: JitOptions.workerAfterInstructions). */
   backgroundCompile: boolean;
   /** Regions asked of the worker and not yet installed. */
   regionsInFlight: number;
@@ -122,7 +124,15 @@ export const DEFAULT_THRESHOLD = 4000;
  * thousands of regions of a kernel boot.
  */
 const EARLY_THRESHOLD = 200;
-export const EARLY_REGIONS = 32;
+const EARLY_REGIONS = 32;
+/**
+ * --jit=auto with Binaryen loaded compiles on the vcpu thread until a region
+ * gets hot after the guest has run this many instructions (about a second),
+ * then starts the compile worker. Measured on a 2-core machine: a worker started early cost short
+ * guests more than it saved (U-Boot 1033 -> 1177 ms, intcheck 829 -> 962 ms,
+ * starting at the 16th region), while the Linux boot ran the same either way.
+ */
+export const AUTO_WORKER_AFTER_INSTRUCTIONS = 100_000_000;
 /** Regions compiled together in one module (fewer modules: less fixed cost). */
 const BATCH_REGIONS = 16;
 /**
@@ -181,9 +191,10 @@ export class JitEngine {
   /** Binaryen on this thread, the worker, or both (the first regions here, the rest there). */
   private readonly B: Binaryen | undefined;
   private readonly bg: BackgroundCompiler | undefined;
-  /** Regions compiled on this thread before the rest go to `bg` (when both are there). */
-  private readonly localRegions: number;
-  private localCompiled = 0;
+  /** With both Binaryen here and `bg`: instructions run before the worker is started. */
+  private readonly workerAfterInstructions: number;
+  /** Regions compile in `bg` (it has answered), not here. */
+  private workerReady = false;
   private readonly owner: number = 0;
   private readonly inflight = new Map<number, InFlight>();
   private nextTicket = 1;
@@ -220,15 +231,16 @@ export class JitEngine {
   private dispatchBudget = 0;
   private readonly helpers: Record<string, unknown>;
   private readonly client: CompileClient | undefined;
-  /** The worker has been asked for the dispatcher, which starts it (see WORKER_START_INSTRUCTIONS, JitOptions.workerAfterRegions). */
+  /** The worker has been asked for the dispatcher, which starts it (see WORKER_START_INSTRUCTIONS, JitOptions.workerAfterInstructions). */
   private dispatcherAsked = false;
   private dispatcherAskedAt = 0;
   readonly hook: BlockStartHook;
 
   constructor(opts: JitOptions, mem: JitMemory, codePages: CodePageIndex, area: JitArea) {
     this.B = opts.binaryen;
-    this.bg = this.B && opts.workerAfterRegions === undefined ? undefined : (opts.compiler ?? backgroundCompiler());
-    this.localRegions = this.B ? (this.bg ? Math.max(0, opts.workerAfterRegions ?? 0) : Infinity) : 0;
+    this.bg = this.B && opts.workerAfterInstructions === undefined ? undefined : (opts.compiler ?? backgroundCompiler());
+    this.workerAfterInstructions = Math.max(0, opts.workerAfterInstructions ?? 0);
+    this.workerReady = this.B === undefined;
     if (!this.B && !this.bg) throw new Error('jit: no Binaryen given and no worker threads to compile in');
     this.threshold = Math.max(1, Math.floor(opts.threshold ?? DEFAULT_THRESHOLD));
     this.early = opts.threshold === undefined;
@@ -550,9 +562,8 @@ export class JitEngine {
     const regions = this.pending;
     if (regions.length === 0) return;
     this.pending = [];
-    const here = Math.min(regions.length, this.localRegions - this.localCompiled);
-    if (here > 0) this.compileHere(here === regions.length ? regions : regions.slice(0, here));
-    if (here < regions.length) this.sendToWorker(this.bg!, here > 0 ? regions.slice(here) : regions);
+    if (this.compilesHere()) this.compileHere(regions);
+    else this.sendToWorker(this.bg!, regions);
   }
 
   private sendToWorker(bg: BackgroundCompiler, regions: Region[]): void {
@@ -568,9 +579,10 @@ export class JitEngine {
   }
 
   private compileHere(regions: Region[]): void {
-    this.localCompiled += regions.length;
-    // Halfway through the regions compiled here, the worker starts loading.
-    if (this.bg && this.bg.failure === undefined && !this.dispatcherAsked && this.localCompiled >= this.localRegions / 2) this.askDispatcher(this.bg);
+    // Compiling here so far: a guest that still gets new hot code after
+    // running this long is worth a worker (from its first answer on).
+    if (this.bg && !this.dispatcherAsked && this.bg.failure === undefined
+      && this.stats.instructionsInterpreted + this.stats.instructionsCompiled >= this.workerAfterInstructions) this.askDispatcher(this.bg);
     for (const r of regions) for (const k of regionKeys(r)) this.pendingKeys.delete(k);
     const t0 = performance.now();
     if (this.dispatch === undefined) this.installDispatcher(new WebAssembly.Module(buildDispatcher(this.B!, this.pages, this.shared, this.hashBase) as Uint8Array<ArrayBuffer>));
@@ -584,7 +596,7 @@ export class JitEngine {
 
   /** Whether regions queued now compile on this thread. */
   private compilesHere(): boolean {
-    return this.localCompiled < this.localRegions;
+    return !this.workerReady;
   }
 
   private askDispatcher(bg: BackgroundCompiler): void {
@@ -607,7 +619,8 @@ export class JitEngine {
   private receive(reply: CompileReply): void {
     switch (reply.kind) {
       case 'dispatcher':
-        // Compiling here first, the machine built its own.
+        // Compiling here first, the machine built its own; from now on the worker compiles.
+        this.workerReady = true;
         if (this.dispatch !== undefined) return;
         if (PROFILE) process.stderr.write(`jit dispatcher at ${performance.now().toFixed(0)} ms (asked at ${this.dispatcherAskedAt.toFixed(0)} ms)\n`);
         this.stats.binaryenLoadMs = reply.binaryenLoadMs;

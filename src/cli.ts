@@ -19,7 +19,7 @@ export class UsageError extends Error {
 
 export interface CliOptions {
   machine: MachineOptions & { noReboot: boolean };
-  /** 'auto': the first regions compile on this thread, the rest in the background worker; 'on': all on this thread. Binaryen is loaded before the machine starts in both. */
+  /** 'auto': compile on this thread, and in the background worker once the guest has run a while; 'on': always on this thread. Binaryen is loaded before the machine starts in both. */
   jit: 'off' | 'on' | 'auto';
   stats: boolean;
   kernelPath?: string;
@@ -47,10 +47,10 @@ QEMU-compatible options:
                         guest jumps to its next timer deadline (sleep=off always)
 
 warmboot options:
-  --jit=on|off|auto     translate hot code to WebAssembly: the first 32 regions on this
-                        thread, the rest in a background worker while the guest goes on
-                        (auto, the default); all on this thread the moment a block gets
-                        hot, the same way every run (on); or never (off)
+  --jit=on|off|auto     translate hot code to WebAssembly: on this thread the moment a
+                        block gets hot, and after the first second in a background
+                        worker while the guest goes on (auto, the default); always on
+                        this thread, the same way every run (on); or never (off)
   --jit-threshold=N     translate a block after N executions (1 = at first execution;
                         default 4000, and 200 for the first 32 regions)
   --trace               print every executed instruction, disassembled, to stderr

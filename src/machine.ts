@@ -11,7 +11,7 @@ import { type ExitCounters, VirtualMachine, type RunOptions, type VmExit } from 
 import type { InvalidationCause } from './cpu/code-pages.js';
 import { SystemEventType } from '../runtime/psci.js';
 import { binaryenIfLoaded } from '../jit/binaryen.js';
-import { EARLY_REGIONS, type JitOptions, type JitStats } from '../jit/engine.js';
+import { AUTO_WORKER_AFTER_INSTRUCTIONS, type JitOptions, type JitStats } from '../jit/engine.js';
 import { canCompileInBackground } from '../jit/background-compiler.js';
 import type { IcountOptions } from '../runtime/guest-clock.js';
 
@@ -25,11 +25,11 @@ export interface MachineOptions {
    * thread the moment a block gets hot (Binaryen must be loaded first:
    * `await loadJit()`), so the switch between tiers happens at the same
    * instruction every run. 'auto' (the default) translates hot code too:
-   * with Binaryen loaded, the first 32 regions compile here as under 'on'
-   * (a guest's first hot loops should not wait for a worker to start) and
-   * the rest in a background worker while the vcpu goes on; without it, all
-   * of them in the worker, which loads Binaryen itself. Where there are no
-   * worker threads, 'auto' compiles here if Binaryen is loaded, else
+   * with Binaryen loaded, here as under 'on' until the guest has run about a
+   * second (a guest's first hot loops should not wait for a worker to
+   * start), then in a background worker while the vcpu goes on; without it,
+   * everything in the worker, which loads Binaryen itself. Where there are
+   * no worker threads, 'auto' compiles here if Binaryen is loaded, else
    * interprets.
    */
   readonly jit?: 'off' | 'on' | 'auto';
@@ -141,7 +141,7 @@ export class Machine {
     if (jitMode === 'on') jit = { binaryen, threshold };
     else if (jitMode === 'auto') {
       jit = !canCompileInBackground() ? (binaryen ? { binaryen, threshold } : undefined)
-        : binaryen ? { binaryen, threshold, workerAfterRegions: EARLY_REGIONS } : { threshold };
+        : binaryen ? { binaryen, threshold, workerAfterInstructions: AUTO_WORKER_AFTER_INSTRUCTIONS } : { threshold };
     }
     this.vm = new VirtualMachine({
       jit,
