@@ -142,26 +142,26 @@ function addNzcvFunction(B: Binaryen, m: Module): void {
   const n64 = (): X => m.i32.wrap(m.i64.shr_u(r(), c64(63n)));
   const n32 = (): X => m.i32.shr_u(r32(), c32(31));
   const when = (k: number, e: X): X => m.if(m.i32.eq(kind(), c32(k)), m.return(e));
-  const body = [
-    m.if(m.i32.eqz(kind()), m.return(m.local.get(5, i32))),
-    m.local.set(6, m.i64.sub(a(), b())),
-    when(FLAGS_SUB64, flags(n64(), m.i64.eqz(r()), m.i64.ge_u(a(), b()),
-      m.i64.lt_s(m.i64.and(m.i64.xor(a(), b()), m.i64.xor(a(), r())), c64(0n)))),
-    m.local.set(7, m.i32.sub(a32(), b32())),
-    when(FLAGS_SUB32, flags(n32(), m.i32.eqz(r32()), m.i32.ge_u(a32(), b32()),
-      m.i32.lt_s(m.i32.and(m.i32.xor(a32(), b32()), m.i32.xor(a32(), r32())), c32(0)))),
-    m.local.set(6, m.i64.add(a(), b())),
-    when(FLAGS_ADD64, flags(n64(), m.i64.eqz(r()), m.i64.lt_u(r(), a()),
-      m.i64.lt_s(m.i64.and(m.i64.xor(a(), r()), m.i64.xor(b(), r())), c64(0n)))),
-    m.local.set(7, m.i32.add(a32(), b32())),
-    when(FLAGS_ADD32, flags(n32(), m.i32.eqz(r32()), m.i32.lt_u(r32(), a32()),
-      m.i32.lt_s(m.i32.and(m.i32.xor(a32(), r32()), m.i32.xor(b32(), r32())), c32(0)))),
-    // Logic: the result is in a (zero-extended for W forms); C and V clear.
+  const body: X[] = [m.if(m.i32.eqz(kind()), m.return(m.local.get(5, i32)))];
+  for (const wide of [true, false]) {
+    const o = wide ? m.i64 : m.i32;
+    const A = wide ? a : a32, Bv = wide ? b : b32, R = wide ? r : r32, N = wide ? n64 : n32;
+    const zero = (): X => (wide ? c64(0n) : c32(0));
+    const result = (e: X): X => m.local.set(wide ? 6 : 7, e);
+    body.push(
+      result(o.sub(A(), Bv())),
+      when(wide ? FLAGS_SUB64 : FLAGS_SUB32, flags(N(), o.eqz(R()), o.ge_u(A(), Bv()), o.lt_s(o.and(o.xor(A(), Bv()), o.xor(A(), R())), zero()))),
+      result(o.add(A(), Bv())),
+      when(wide ? FLAGS_ADD64 : FLAGS_ADD32, flags(N(), o.eqz(R()), o.lt_u(R(), A()), o.lt_s(o.and(o.xor(A(), R()), o.xor(Bv(), R())), zero()))),
+    );
+  }
+  // Logic: the result is in a (zero-extended for W forms); C and V clear.
+  body.push(
     m.local.set(6, a()),
     m.local.set(7, m.i32.wrap(a())),
     when(FLAGS_LOGIC64, flags(n64(), m.i64.eqz(r()), c32(0), c32(0))),
     m.return(flags(n32(), m.i32.eqz(r32()), c32(0), c32(0))),
-  ];
+  );
   m.addFunction('nzcv', B.createType([i32, i64, i64, i32, i32, i32]), i32, [i64, i32], m.block(null, body));
 }
 
