@@ -45,14 +45,14 @@ export interface JitOptions {
   /** The compile worker to use instead of the process's shared one (createBackgroundCompiler()). */
   readonly compiler?: BackgroundCompiler;
   /**
-   * With `binaryen` given: at the first region that gets hot after the
-   * guest has run this many instructions, start the compile worker, and
+   * With `binaryen` given: when a region gets hot after the guest has run
+   * `instructions` and `regions` regions have compiled here (a guest that
+   * runs long and still gets new hot code), start the compile worker, and
    * from its first answer on compile there rather than here (until then,
-   * everything compiles here, at once). Where
-   * there are no worker threads, everything compiles here. Unset: everything
-   * compiles here.
+   * everything compiles here, at once). Where there are no worker threads,
+   * everything compiles here. Unset: everything compiles here.
    */
-  readonly workerAfterInstructions?: number;
+  readonly workerHandOff?: { readonly instructions: number; readonly regions: number };
 }
 
 /** What the memory the JIT works in must offer (runtime/guest-memory.ts). */
@@ -78,7 +78,7 @@ export interface JitStats {
   compileMs: number;
   /** The part of compileMs spent in the compile worker, off the vcpus' thread. */
   workerCompileMs: number;
-  /** True when the machine may compile in a worker (all its regions, or those after it started: JitOptions.workerAfterInstructions). */
+  /** True when the machine may compile in a worker (all its regions, or those after it started: JitOptions.workerHandOff). */
   backgroundCompile: boolean;
   /** Regions asked of the worker and not yet installed. */
   regionsInFlight: number;
@@ -127,12 +127,15 @@ const EARLY_THRESHOLD = 200;
 const EARLY_REGIONS = 32;
 /**
  * --jit=auto with Binaryen loaded compiles on the vcpu thread until a region
- * gets hot after the guest has run this many instructions (about a second),
- * then starts the compile worker. Measured on a 2-core machine: a worker started early cost short
- * guests more than it saved (U-Boot 1033 -> 1177 ms, intcheck 829 -> 962 ms,
- * starting at the 16th region), while the Linux boot ran the same either way.
+ * gets hot after the guest has run 100M instructions (about a second) and 64
+ * regions have compiled, then starts the compile worker. Measured on a
+ * 2-core machine: a worker started early cost short guests more than it
+ * saved (U-Boot 1033 -> 1177 ms, intcheck 829 -> 962 ms, starting at the
+ * 16th region), while the Linux boot ran the same either way; and a
+ * loop-bound guest (cpubench: 5 regions, the last hot at 130M instructions)
+ * must not start one for nothing at its end (that cost it 30 ms).
  */
-export const AUTO_WORKER_AFTER_INSTRUCTIONS = 100_000_000;
+export const AUTO_WORKER_HAND_OFF = { instructions: 100_000_000, regions: 64 } as const;
 /** Regions compiled together in one module (fewer modules: less fixed cost). */
 const BATCH_REGIONS = 16;
 /**
@@ -190,12 +193,19 @@ export class JitEngine {
   private readonly workerAfter: number;
   /** Binaryen on this thread, the worker, or both (the first regions here, the rest there). */
   private readonly B: Binaryen | undefined;
-  private readonly bg: BackgroundCompiler | undefined;
+  private bg: BackgroundCompiler | undefined;
+  /**
+   * With Binaryen here and JitOptions.workerHandOff: the worker to
+   * attach once the guest has run that long. Until then the engine is exactly
+   * the single-threaded one (attached up front, an idle worker object still
+   * cost a short guest 5% of its time in compiled code, measured).
+   */
+  private laterCompiler: (() => BackgroundCompiler | undefined) | undefined;
   /** With both Binaryen here and `bg`: instructions run before the worker is started. */
-  private readonly workerAfterInstructions: number;
+  private readonly handOff: { readonly instructions: number; readonly regions: number };
   /** Regions compile in `bg` (it has answered), not here. */
   private workerReady = false;
-  private readonly owner: number = 0;
+  private owner = 0;
   private readonly inflight = new Map<number, InFlight>();
   private nextTicket = 1;
   private pollTick = 0;
@@ -230,16 +240,18 @@ export class JitEngine {
   /** The budget the running dispatch started with: helpers count what compiled code retired since. */
   private dispatchBudget = 0;
   private readonly helpers: Record<string, unknown>;
-  private readonly client: CompileClient | undefined;
-  /** The worker has been asked for the dispatcher, which starts it (see WORKER_START_INSTRUCTIONS, JitOptions.workerAfterInstructions). */
+  private client: CompileClient | undefined;
+  /** The worker has been asked for the dispatcher, which starts it (see WORKER_START_INSTRUCTIONS, JitOptions.workerHandOff). */
   private dispatcherAsked = false;
   private dispatcherAskedAt = 0;
   readonly hook: BlockStartHook;
 
   constructor(opts: JitOptions, mem: JitMemory, codePages: CodePageIndex, area: JitArea) {
     this.B = opts.binaryen;
-    this.bg = this.B && opts.workerAfterInstructions === undefined ? undefined : (opts.compiler ?? backgroundCompiler());
-    this.workerAfterInstructions = Math.max(0, opts.workerAfterInstructions ?? 0);
+    const compiler = (): BackgroundCompiler | undefined => opts.compiler ?? backgroundCompiler();
+    this.bg = this.B ? undefined : compiler();
+    this.laterCompiler = this.B && opts.workerHandOff !== undefined ? compiler : undefined;
+    this.handOff = opts.workerHandOff ?? { instructions: 0, regions: 0 };
     this.workerReady = this.B === undefined;
     if (!this.B && !this.bg) throw new Error('jit: no Binaryen given and no worker threads to compile in');
     this.threshold = Math.max(1, Math.floor(opts.threshold ?? DEFAULT_THRESHOLD));
@@ -273,11 +285,7 @@ export class JitEngine {
     // With Binaryen here the dispatcher is built with the first regions: a
     // guest that never gets hot never pays for it (Binaryen's first use is its slowest).
     if (this.B) this.stats.binaryenLoadMs = binaryenLoadMs;
-    if (this.bg) {
-      this.stats.backgroundCompile = true;
-      this.client = { receive: (reply) => this.receive(reply) };
-      this.owner = this.bg!.newOwner();
-    }
+    if (this.bg) this.attachWorker(this.bg);
     codePages.onInvalidate = (page, cause) => this.invalidate(page, cause);
     this.hook = (c, host) => this.blockStart(c, host);
   }
@@ -581,8 +589,15 @@ export class JitEngine {
   private compileHere(regions: Region[]): void {
     // Compiling here so far: a guest that still gets new hot code after
     // running this long is worth a worker (from its first answer on).
-    if (this.bg && !this.dispatcherAsked && this.bg.failure === undefined
-      && this.stats.instructionsInterpreted + this.stats.instructionsCompiled >= this.workerAfterInstructions) this.askDispatcher(this.bg);
+    if (this.laterCompiler && this.stats.regionsCompiled >= this.handOff.regions
+      && this.stats.instructionsInterpreted + this.stats.instructionsCompiled >= this.handOff.instructions) {
+      const bg = this.laterCompiler();
+      this.laterCompiler = undefined;
+      if (bg && bg.failure === undefined) {
+        this.attachWorker(bg);
+        this.askDispatcher(bg);
+      }
+    }
     for (const r of regions) for (const k of regionKeys(r)) this.pendingKeys.delete(k);
     const t0 = performance.now();
     if (this.dispatch === undefined) this.installDispatcher(new WebAssembly.Module(buildDispatcher(this.B!, this.pages, this.shared, this.hashBase) as Uint8Array<ArrayBuffer>));
@@ -592,6 +607,13 @@ export class JitEngine {
     if (PROFILE) profileBatch(regions.length, out.instructions, out.buildMs, out.emitMs, performance.now() - t1, out.bytes.length);
     this.install(module, out.trampolines, regions);
     this.stats.compileMs += performance.now() - t0;
+  }
+
+  private attachWorker(bg: BackgroundCompiler): void {
+    this.bg = bg;
+    this.stats.backgroundCompile = true;
+    this.client = { receive: (reply) => this.receive(reply) };
+    this.owner = bg.newOwner();
   }
 
   /** Whether regions queued now compile on this thread. */

@@ -11,7 +11,7 @@ import { type ExitCounters, VirtualMachine, type RunOptions, type VmExit } from 
 import type { InvalidationCause } from './cpu/code-pages.js';
 import { SystemEventType } from '../runtime/psci.js';
 import { binaryenIfLoaded } from '../jit/binaryen.js';
-import { AUTO_WORKER_AFTER_INSTRUCTIONS, type JitOptions, type JitStats } from '../jit/engine.js';
+import { AUTO_WORKER_HAND_OFF, type JitOptions, type JitStats } from '../jit/engine.js';
 import { canCompileInBackground } from '../jit/background-compiler.js';
 import type { IcountOptions } from '../runtime/guest-clock.js';
 
@@ -141,7 +141,7 @@ export class Machine {
     if (jitMode === 'on') jit = { binaryen, threshold };
     else if (jitMode === 'auto') {
       jit = !canCompileInBackground() ? (binaryen ? { binaryen, threshold } : undefined)
-        : binaryen ? { binaryen, threshold, workerAfterInstructions: AUTO_WORKER_AFTER_INSTRUCTIONS } : { threshold };
+        : binaryen ? { binaryen, threshold, workerHandOff: AUTO_WORKER_HAND_OFF } : { threshold };
     }
     this.vm = new VirtualMachine({
       jit,

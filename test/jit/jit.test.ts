@@ -880,11 +880,11 @@ even:
     }
   });
 
-  it('compiles on this thread until the guest has run a while, then in the worker once it answers (workerAfterInstructions)', () => {
+  it('compiles on this thread until the guest has run a while, then in the worker once it answers (workerHandOff)', () => {
     const compiler = createBackgroundCompiler()!;
     try {
       const ref = snapshot(runSliced(undefined, loops(4)));
-      const r = runSliced({ binaryen, threshold: 20, workerAfterInstructions: 700, compiler }, loops(4));
+      const r = runSliced({ binaryen, threshold: 20, workerHandOff: { instructions: 700, regions: 1 }, compiler }, loops(4));
       expect(snapshot(r)).toEqual(ref);
       const s = r.vm.jit!.stats;
       expect(s.regionsCompiled).toBe(4);
@@ -897,7 +897,7 @@ even:
     // A worker that is not there is never waited for: everything compiles here.
     const closed = createBackgroundCompiler()!;
     closed.close();
-    const r = runSliced({ binaryen, threshold: 20, workerAfterInstructions: 700, compiler: closed }, loops(4));
+    const r = runSliced({ binaryen, threshold: 20, workerHandOff: { instructions: 700, regions: 1 }, compiler: closed }, loops(4));
     expect(r.vm.jit!.stats.regionsCompiled).toBe(4);
     expect(r.vm.jit!.stats.workerCompileMs).toBe(0);
   });
