@@ -197,8 +197,7 @@ export class JitEngine {
   /**
    * With Binaryen here and JitOptions.workerHandOff: the worker to
    * attach once the guest has run that long. Until then the engine is exactly
-   * the single-threaded one (attached up front, an idle worker object still
-   * cost a short guest 5% of its time in compiled code, measured).
+   * the single-threaded one.
    */
   private laterCompiler: (() => BackgroundCompiler | undefined) | undefined;
   /** With both Binaryen here and `bg`: instructions run before the worker is started. */
