@@ -910,7 +910,7 @@ export class Vcpu implements SysregHost {
   write8(vaLo: number, vaHi: number, value: number): void {
     const off = this.translate(vaLo, vaHi, 1, true, false);
     if (off >= 0) {
-      if (this.codeFlags[off >>> 12] !== 0) this.codePages.noteGuestStore(off, 1);
+      this.noteCodeWrite(off, 1);
       this.u8[off] = value;
     } else this.deviceWrite(vaLo, vaHi, 1, value & 0xff);
   }
