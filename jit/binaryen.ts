@@ -158,21 +158,47 @@ async function loadWithCache(): Promise<Binaryen | undefined> {
 }
 
 /**
- * Compiles and instantiates Binaryen's own Wasm with V8 validating each
- * function when it is first compiled rather than all 10 MB up front (20-30 ms
- * less; Binaryen calls few of its functions). The flag is set around the
- * synchronous compile and put back before anything else compiles (V8's code
- * cache also checks the flags, so they must be as they were); if the user
- * set it (node options), it is left as the user set it.
+ * V8 tiering budget for Binaryen's own functions (bytes run before TurboFan
+ * takes a function; V8's default is 1.8M). At the default, Binaryen's largest
+ * functions reach TurboFan within the first few guest compiles; those jobs run
+ * up to 160 ms each, take the second core, and a process that is done has to
+ * wait for them before it can exit (about 130 ms after a short guest on a
+ * 2-core EPYC). A thousand times the default defers that to runs that compile
+ * for many seconds, where TurboFan's faster Binaryen pays for itself.
+ */
+const BINARYEN_TIERING_BUDGET = 1_800_000_000;
+/** V8's own --wasm-tiering-budget, which every other module is compiled with. */
+const V8_DEFAULT_TIERING_BUDGET = 1_800_000;
+
+/** Whether node's own options (command line or NODE_OPTIONS) name this V8 flag. */
+function nodeOptionNames(flag: string): boolean {
+  return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((f) => f.includes(flag));
+}
+
+/**
+ * Compiles and instantiates Binaryen's own Wasm under two V8 flags that V8
+ * reads when a module is compiled, so they are set around the synchronous
+ * compile only and put back before anything else compiles (V8's code cache
+ * also checks the flags, so they must be as they were):
+ * - lazy validation: each function is validated when first compiled rather
+ *   than all 10 MB up front (20-30 ms less; Binaryen calls few of its
+ *   functions);
+ * - BINARYEN_TIERING_BUDGET, while the guest's modules keep V8's default.
+ * A flag given in node's options is left as the user set it. One set with
+ * v8.setFlagsFromString by an embedder is not seen: the budget goes back to
+ * V8's default.
  */
 function instantiateTrusted(bytes: Uint8Array<ArrayBuffer>, imports: WebAssembly.Imports, v8: typeof import('node:v8')): WebAssembly.Instance {
-  const userSet = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((f) => f.includes('wasm-lazy-validation'));
-  if (!userSet) v8.setFlagsFromString('--wasm-lazy-validation');
+  const setValidation = !nodeOptionNames('wasm-lazy-validation');
+  const setBudget = !nodeOptionNames('wasm-tiering-budget');
+  if (setValidation) v8.setFlagsFromString('--wasm-lazy-validation');
+  if (setBudget) v8.setFlagsFromString(`--wasm-tiering-budget=${BINARYEN_TIERING_BUDGET}`);
   let module: WebAssembly.Module;
   try {
     module = new WebAssembly.Module(bytes);
   } finally {
-    if (!userSet) v8.setFlagsFromString('--no-wasm-lazy-validation');
+    if (setValidation) v8.setFlagsFromString('--no-wasm-lazy-validation');
+    if (setBudget) v8.setFlagsFromString(`--wasm-tiering-budget=${V8_DEFAULT_TIERING_BUDGET}`);
   }
   return new WebAssembly.Instance(module, imports);
 }

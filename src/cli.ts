@@ -4,7 +4,6 @@
 // terminal live here; the engine only sees buffers and callbacks.
 import { closeSync, constants as fsConstants, openSync, readFileSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { setFlagsFromString } from 'node:v8';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadBinaryen } from '../jit/binaryen.js';
@@ -255,24 +254,7 @@ export function parseArgs(argv: readonly string[], trace?: (line: string) => voi
   return { machine: m, jit, stats, kernelPath };
 }
 
-/**
- * V8 sends a Wasm function to TurboFan once it has run about this many bytes
- * of code (V8's default is 1.8M). At the default, Binaryen's largest
- * functions get there within the first few compiles, and their TurboFan jobs
- * (up to 160 ms each) take the second core from the compile worker and from
- * the tier-up of the guest's own code; a process that is done must also wait
- * for them before it can exit (80-100 ms at the end of a short guest).
- * Measured on bench/guests/cpubench (2-core Xeon, median of 7): --jit=on
- * 809 -> 646 ms, --jit=auto 945 -> 821 ms at 4x; the Linux boot did not
- * change beyond its noise. Set here, by the process's owner: an embedder
- * chooses its own V8 flags. A budget given in node's own options stays.
- */
-const WASM_TIERING_BUDGET = 7_200_000;
-
 async function main(argv: string[]): Promise<number> {
-  if (![...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((f) => f.includes('wasm-tiering-budget'))) {
-    setFlagsFromString(`--wasm-tiering-budget=${WASM_TIERING_BUDGET}`);
-  }
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs(argv);
