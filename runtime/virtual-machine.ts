@@ -225,6 +225,13 @@ export class VirtualMachine implements PsciHost {
     this.codePages.invalidateRange(host, data.length, 'host-write');
   }
 
+  /** Zeros guest-physical memory, as writePhysical of that many zero bytes. */
+  zeroPhysical(pa: number, length: number): void {
+    const host = this.memory.hostRange(pa, length);
+    this.memory.bytes.fill(0, host, host + length);
+    this.codePages.invalidateRange(host, length, 'host-write');
+  }
+
   readPhysical(pa: number, length: number): Uint8Array {
     const host = this.memory.hostRange(pa, length);
     return this.memory.bytes.slice(host, host + length);

@@ -26,6 +26,11 @@ export interface ImageSegment {
   /** Guest physical address of data[0]. */
   addr: number;
   data: Uint8Array;
+  /**
+   * Bytes of zeros that follow data (an ELF segment's memory beyond its file
+   * contents), carried as a length: a 4 MB BSS need not become a 4 MB buffer.
+   */
+  zeroFill?: number;
 }
 
 export interface LoadedImage {
@@ -305,13 +310,9 @@ function loadElf(bytes: Uint8Array, ramBase: number, ramSize: number): LoadedIma
   if (!ranges.some(([s, e]) => entry >= BigInt(s) && entry < BigInt(e))) {
     throw new ImageError(`kernel: ELF entry point ${hex(entry)} is outside every loaded segment`);
   }
-  // Zero-filled buffers are only allocated once the segments are known not to
-  // overlap, so their total is bounded by the size of RAM plus flash.
   const segments: ImageSegment[] = loads.map(({ paddr, offset, filesz, memsz }) => {
-    if (filesz === memsz) return { addr: paddr, data: bytes.subarray(offset, offset + filesz) };
-    const data = new Uint8Array(memsz);
-    data.set(bytes.subarray(offset, offset + filesz));
-    return { addr: paddr, data };
+    const data = bytes.subarray(offset, offset + filesz);
+    return filesz === memsz ? { addr: paddr, data } : { addr: paddr, data, zeroFill: memsz - filesz };
   });
   let kernelStart = Infinity;
   let kernelEnd = 0;

@@ -9,6 +9,7 @@ import {
 } from '../../src/board/image-loader.js';
 import { buildVirtDeviceTree } from '../../src/board/virt-device-tree.js';
 import { VIRT_RAM_BASE } from '../../src/board/virt-memory-map.js';
+import { Machine } from '../../src/machine.js';
 import { qemuBootTrace } from './tools.js';
 
 const MiB = 1024 * 1024;
@@ -198,12 +199,23 @@ describe('loadImage: ELF', () => {
     expect(img.format).toBe('elf');
     expect(img.entry).toBe(0x40100000);
     expect(img.linuxBootProtocol).toBe(false);
-    expect(img.segments.map((s) => [s.addr, s.data.length])).toEqual([[0x40100000, 32], [0x40200000, 0x3000]]);
-    const data = img.segments[1]!.data;
-    expect([...data.subarray(0, 8)]).toEqual([9, 8, 7, 6, 5, 4, 3, 2]);
-    expect(data.subarray(8).every((x) => x === 0)).toBe(true);
+    expect(img.segments.map((s) => [s.addr, s.data.length, s.zeroFill])).toEqual([[0x40100000, 32, undefined], [0x40200000, 8, 0x2ff8]]);
+    expect([...img.segments[1]!.data]).toEqual([9, 8, 7, 6, 5, 4, 3, 2]);
     expect(img.kernelStart).toBe(0x40100000);
     expect(img.kernelEnd).toBe(0x40203000);
+  });
+
+  it('gives a machine its zero fill at the start and again at every reset, wherever the guest wrote', () => {
+    const m = new Machine({ kernel: goodElf(), jit: 'off' });
+    const segment = (): number[] => [...m.vm.readPhysical(0x40200000, 0x3000)];
+    const asBuilt = [9, 8, 7, 6, 5, 4, 3, 2, ...new Array<number>(0x3000 - 8).fill(0)];
+    expect(segment()).toEqual(asBuilt);
+    m.vm.writePhysical(0x40200000, new Uint8Array(0x3000).fill(0x5a));
+    // One past the segment: RAM that is no image's keeps what was written.
+    m.vm.writePhysical(0x40203000, new Uint8Array([0x77]));
+    m.reboot();
+    expect(segment()).toEqual(asBuilt);
+    expect([...m.vm.readPhysical(0x40203000, 1)]).toEqual([0x77]);
   });
 
   it('moves the entry point with an executable segment linked at a different physical address', () => {
