@@ -188,6 +188,9 @@ function timeCommand(cmd: string, args: string[]): { ms: number; ok: boolean; st
   return { ms: performance.now() - t0, ok: r.status === 0, stdout: r.stdout ?? '' };
 }
 
+/** The `warmboot` command as npm installs it (the launcher sets up node's environment). */
+const WARMBOOT = resolve(root, 'src/warmboot-launcher.sh');
+
 /** bench/guests/cpubench.c, built like test/guests (same runtime and flags); undefined without the toolchain. */
 function buildCpubench(): string | undefined {
   const common = resolve(root, 'test/guests/common');
@@ -219,7 +222,6 @@ function wholeGuests(): { name: string; warmbootMs: number; qemuMs: number; rati
     console.log('  (skipped: qemu-system-aarch64 not found; install qemu-system-arm)');
     return [];
   }
-  const cli = resolve(root, 'dist/src/cli.js');
   const results = [];
   const cpubench = buildCpubench();
   const guests: [string, string, string][] = [
@@ -238,7 +240,7 @@ function wholeGuests(): { name: string; warmbootMs: number; qemuMs: number; rati
       const b = timeCommand('qemu-system-aarch64', args);
       qm = Math.min(qm, b.ms);
       for (const [tier, extra] of TIERS) {
-        const a = timeCommand(process.execPath, [cli, ...args, ...extra]);
+        const a = timeCommand(WARMBOOT, [...args, ...extra]);
         if (!a.ok || !b.ok || a.stdout !== b.stdout) throw new Error(`${guest}: warmboot (${tier}) and QEMU disagree or failed`);
         best[tier] = Math.min(best[tier] ?? Infinity, a.ms);
       }
@@ -392,7 +394,6 @@ const BOOT_TIERS: [string, string][] = [['interpreter', '--jit=off'], ['JIT', '-
  * machine falls on all of them rather than on whichever ran during it.
  */
 async function timeBoot(spec: BootSpec): Promise<BootResult[]> {
-  const cli = resolve(root, 'dist/src/cli.js');
   const check = (who: string, s: Session): void => {
     if (s.status !== 0 || !spec.expect.test(s.stdout)) {
       throw new Error(`${spec.guest} under ${who}: status ${s.status}, ${spec.expect} ${spec.expect.test(s.stdout) ? 'seen' : 'not seen'}\n` +
@@ -410,7 +411,7 @@ async function timeBoot(spec: BootSpec): Promise<BootResult[]> {
     }
     for (const [, flag] of BOOT_TIERS) {
       if (k >= (spec.tierRuns[flag] ?? 0)) continue;
-      const w = await session(process.execPath, [cli, ...spec.args, flag, '--stats'], spec.script, spec.timeoutMs);
+      const w = await session(WARMBOOT, [...spec.args, flag, '--stats'], spec.script, spec.timeoutMs);
       check(`warmboot ${flag}`, w);
       if (w.ms < (best[flag]?.ms ?? Infinity)) best[flag] = { ms: w.ms, stats: parseStats(w.stderr) };
     }

@@ -1,7 +1,7 @@
 // The warmboot command on good and bad input: a clear one-line message and a
 // non-zero status for every mistake, never a stack trace.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -107,5 +107,37 @@ describe('warmboot command', () => {
     expect(lines.length).toBeGreaterThan(1000);
     expect(lines[0]).toMatch(/^cpu0 0x0000000040200000: [0-9a-f]{8}  \S+/);
     expect(r.stderr).toMatch(/: d4000002  hvc\t#0x0\n?$/);
+  });
+});
+
+describe('the warmboot launcher (package.json bin, npm start)', () => {
+  const LAUNCHER = resolve(__dirname, '../../src/warmboot-launcher.sh');
+
+  /** Runs the launcher through a symlink, as npm's node_modules/.bin has it, with `node` a stand-in that reports what it was given. */
+  function launch(args: string[], tunables?: string): { script: string; args: string[]; tunables: string } {
+    const dir = mkdtempSync(join(tmp, 'launch-'));
+    const fakeNode = join(dir, 'node');
+    writeFileSync(fakeNode, '#!/bin/sh\nprintf "%s\\n" "$GLIBC_TUNABLES" "$@"\n', { mode: 0o755 });
+    const link = join(dir, 'warmboot');
+    symlinkSync(LAUNCHER, link);
+    const env: Record<string, string> = { PATH: `${dir}:${process.env.PATH ?? ''}` };
+    if (tunables !== undefined) env.GLIBC_TUNABLES = tunables;
+    const r = spawnSync(link, args, { encoding: 'utf8', env });
+    expect(r.status, r.stderr).toBe(0);
+    const [t, script, ...rest] = r.stdout.replace(/\n$/, '').split('\n');
+    return { tunables: t!, script: script!, args: rest };
+  }
+
+  it('runs the built CLI with the arguments as given, asking glibc for huge pages', () => {
+    const r = launch(['-kernel', 'a file with spaces.elf', '-append', '']);
+    expect(realpathSync(r.script)).toBe(realpathSync(CLI));
+    expect(r.args).toEqual(['-kernel', 'a file with spaces.elf', '-append', '']);
+    expect(r.tunables).toBe('glibc.malloc.hugetlb=1');
+  });
+
+  it('adds to the user\'s glibc tunables and keeps a hugetlb setting the user gave', () => {
+    expect(launch([], 'glibc.malloc.arena_max=2').tunables).toBe('glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1');
+    expect(launch([], 'glibc.malloc.hugetlb=0').tunables).toBe('glibc.malloc.hugetlb=0');
+    expect(launch([], 'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=0').tunables).toBe('glibc.malloc.arena_max=2:glibc.malloc.hugetlb=0');
   });
 });
