@@ -25,10 +25,11 @@ let loading: Promise<Binaryen> | undefined;
 export let binaryenLoadMs = 0;
 /**
  * How the last load went: 'cache-made' ran the whole module and wrote the
- * script and Wasm cache files, 'cache-used' ran from them, 'import' is the
+ * script and Wasm cache files, 'cache-used' ran from them, 'cache-prefetched'
+ * too with the binary compiled ahead (prefetchBinaryen), 'import' is the
  * plain import.
  */
-export let binaryenLoadPath: 'cache-made' | 'cache-used' | 'import' = 'import';
+export let binaryenLoadPath: 'cache-made' | 'cache-used' | 'cache-prefetched' | 'import' = 'import';
 
 /** Loads Binaryen (once); the JIT tier can be used when this has resolved. */
 export function loadBinaryen(): Promise<Binaryen> {
@@ -50,42 +51,66 @@ export function binaryenIfLoaded(): Binaryen | undefined {
 /** The wrapped script's signature: see scriptSource. */
 type WrappedModule = (metaUrl: string, nodeModule: unknown, options: object, wasmApi: typeof WebAssembly) => Promise<Binaryen>;
 
-async function loadWithCache(): Promise<Binaryen | undefined> {
-  if (typeof process === 'undefined' || process.versions?.node === undefined || process.env.WARMBOOT_BINARYEN_CACHE === 'off') return undefined;
-  try {
-    const [fs, path, os, vm, nodeModule, url, v8] = await Promise.all([
-      import('node:fs'), import('node:path'), import('node:os'), import('node:vm'), import('node:module'), import('node:url'), import('node:v8'),
-    ]);
-    const require = nodeModule.createRequire(import.meta.url);
-    const file = require.resolve('binaryen');
-    const metaUrl = url.pathToFileURL(file).href;
-    const version = (JSON.parse(fs.readFileSync(path.join(path.dirname(file), 'package.json'), 'utf8')) as { version: string }).version;
-    const st = fs.statSync(file);
-    const stem = `binaryen-${version}-${st.size}-${Math.trunc(st.mtimeMs)}`;
-    const scriptName = `${stem}.js`;
-    const wasmName = `${stem}.wasm`;
-    const codeCacheName = `${stem}-node-${process.version}-${process.arch}.v8cache`;
+/** Where the cache's files are for the installed Binaryen, and the Node APIs that read and write them. */
+interface CacheLayout {
+  readonly fs: typeof import('node:fs');
+  readonly path: typeof import('node:path');
+  readonly vm: typeof import('node:vm');
+  readonly v8: typeof import('node:v8');
+  /** node:module as imported (the namespace), handed to Binaryen's script. */
+  readonly nodeModule: unknown;
+  /** Binaryen's module file, and its URL. */
+  readonly file: string;
+  readonly metaUrl: string;
+  readonly scriptName: string;
+  readonly wasmName: string;
+  readonly codeCacheName: string;
+  /** The directories to use, in order. */
+  readonly places: readonly string[];
+  usable(dir: string): boolean;
+  readFrom(dir: string, name: string): Buffer | undefined;
+  writeTo(dir: string, name: string, data: Uint8Array | string): boolean;
+}
 
-    // The cache holds code: the temp directory is only used in a directory
-    // of this user's that no one else may write (a planted file would run).
-    const chosen = process.env.WARMBOOT_BINARYEN_CACHE;
-    const shared = chosen !== undefined && path.isAbsolute(chosen) ? chosen : path.join(path.dirname(path.dirname(file)), '.cache', 'warmboot');
-    const uid = process.getuid?.();
-    const own = uid === undefined || shared === chosen ? undefined : path.join(os.tmpdir(), `warmboot-cache-${uid}`);
-    const usable = (d: string): boolean => {
-      if (d !== own) return true;
-      try {
-        const s = fs.statSync(d);
-        return s.isDirectory() && s.uid === uid && (s.mode & 0o022) === 0;
-      } catch {
-        return false;
-      }
-    };
-    const places = own === undefined ? [shared] : [shared, own];
-    const readFrom = (d: string, name: string): Buffer | undefined => {
+/** Undefined off Node, or with WARMBOOT_BINARYEN_CACHE=off. */
+async function cacheLayout(): Promise<CacheLayout | undefined> {
+  if (typeof process === 'undefined' || process.versions?.node === undefined || process.env.WARMBOOT_BINARYEN_CACHE === 'off') return undefined;
+  const [fs, path, os, vm, nodeModule, url, v8] = await Promise.all([
+    import('node:fs'), import('node:path'), import('node:os'), import('node:vm'), import('node:module'), import('node:url'), import('node:v8'),
+  ]);
+  const require = nodeModule.createRequire(import.meta.url);
+  const file = require.resolve('binaryen');
+  const version = (JSON.parse(fs.readFileSync(path.join(path.dirname(file), 'package.json'), 'utf8')) as { version: string }).version;
+  const st = fs.statSync(file);
+  const stem = `binaryen-${version}-${st.size}-${Math.trunc(st.mtimeMs)}`;
+
+  // The cache holds code: the temp directory is only used in a directory
+  // of this user's that no one else may write (a planted file would run).
+  const chosen = process.env.WARMBOOT_BINARYEN_CACHE;
+  const shared = chosen !== undefined && path.isAbsolute(chosen) ? chosen : path.join(path.dirname(path.dirname(file)), '.cache', 'warmboot');
+  const uid = process.getuid?.();
+  const own = uid === undefined || shared === chosen ? undefined : path.join(os.tmpdir(), `warmboot-cache-${uid}`);
+  const usable = (d: string): boolean => {
+    if (d !== own) return true;
+    try {
+      const s = fs.statSync(d);
+      return s.isDirectory() && s.uid === uid && (s.mode & 0o022) === 0;
+    } catch {
+      return false;
+    }
+  };
+  return {
+    fs, path, vm, v8, nodeModule, file,
+    metaUrl: url.pathToFileURL(file).href,
+    scriptName: `${stem}.js`,
+    wasmName: `${stem}.wasm`,
+    codeCacheName: `${stem}-node-${process.version}-${process.arch}.v8cache`,
+    places: own === undefined ? [shared] : [shared, own],
+    usable,
+    readFrom(d, name) {
       try { return fs.readFileSync(path.join(d, name)); } catch { return undefined; }
-    };
-    const writeTo = (d: string, name: string, data: Uint8Array | string): boolean => {
+    },
+    writeTo(d, name, data) {
       try {
         fs.mkdirSync(d, { recursive: true, mode: 0o700 });
         if (!usable(d)) return false;
@@ -97,15 +122,80 @@ async function loadWithCache(): Promise<Binaryen | undefined> {
       } catch {
         return false;
       }
-    };
+    },
+  };
+}
+
+/** Binaryen's binary from the cache, read and compiled by prefetchBinaryen() for loadBinaryen() to instantiate. */
+let prefetched: Promise<{ wasmPath: string; module: WebAssembly.Module } | undefined> | undefined;
+
+/**
+ * Starts reading Binaryen's binary from the cache and compiling it, off this
+ * thread (a file read in libuv's pool, V8's asynchronous compile), so that a
+ * later loadBinaryen() has only the script to run and the module to
+ * instantiate (about 35 ms of its 80). The promise settles when that is done
+ * or has failed (loadBinaryen() then takes its usual path). For a process
+ * that compiles no other Wasm until loadBinaryen(): the compile runs under
+ * the V8 flags of instantiateTrusted, left set until it completes.
+ */
+export function prefetchBinaryen(): Promise<void> {
+  if (loaded !== undefined || loading !== undefined) return Promise.resolve();
+  prefetched ??= (async () => {
+    const c = await cacheLayout();
+    if (c === undefined) return undefined;
+    for (const d of c.places) {
+      if (!c.usable(d)) break;
+      const wasmPath = c.path.join(d, c.wasmName);
+      let bytes: Buffer;
+      try {
+        bytes = await readWhole(c.fs.promises, wasmPath);
+      } catch {
+        continue;
+      }
+      const restore = setTrustedFlags(c.v8);
+      try {
+        return { wasmPath, module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>) };
+      } finally {
+        restore();
+      }
+    }
+    return undefined;
+  })().catch(() => undefined);
+  return prefetched.then(() => undefined);
+}
+
+/** A whole file in one read request where the OS allows (fs.promises.readFile reads 512 KB at a time). */
+async function readWhole(fsp: typeof import('node:fs').promises, file: string): Promise<Buffer> {
+  const handle = await fsp.open(file, 'r');
+  try {
+    const size = (await handle.stat()).size;
+    const buffer = Buffer.allocUnsafe(size);
+    for (let at = 0; at < size;) {
+      const { bytesRead } = await handle.read(buffer, at, size - at, at);
+      if (bytesRead === 0) throw new Error(`${file}: shorter than its size`);
+      at += bytesRead;
+    }
+    return buffer;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function loadWithCache(): Promise<Binaryen | undefined> {
+  try {
+    const c = await cacheLayout();
+    if (c === undefined) return undefined;
+    const { fs, path, vm, v8, nodeModule, file, metaUrl, scriptName, wasmName, codeCacheName, places } = c;
+    const pre = await prefetched;
 
     for (const d of places) {
-      if (!usable(d)) break;
-      const wasm = readFrom(d, wasmName);
-      const source = wasm && readFrom(d, scriptName)?.toString('latin1');
-      if (wasm === undefined || source === undefined) continue;
+      if (!c.usable(d)) break;
+      const module = pre !== undefined && pre.wasmPath === path.join(d, wasmName) ? pre.module : undefined;
+      const wasm = module === undefined ? c.readFrom(d, wasmName) : undefined;
+      const source = (module !== undefined || wasm !== undefined) ? c.readFrom(d, scriptName)?.toString('latin1') : undefined;
+      if (source === undefined) continue;
       try {
-        const cachedData = readFrom(d, codeCacheName);
+        const cachedData = c.readFrom(d, codeCacheName);
         const script = new vm.Script(source, { filename: file, cachedData });
         const run = script.runInThisContext() as WrappedModule;
         // Emscripten's hook only ever reports success; a failure has to end the wait itself.
@@ -113,15 +203,15 @@ async function loadWithCache(): Promise<Binaryen | undefined> {
         const failed = new Promise<never>((_, reject) => { fail = reject; });
         const instantiateWasm = (imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance) => void): object => {
           try {
-            receive(instantiateTrusted(wasm as Uint8Array<ArrayBuffer>, imports, v8));
+            receive(module !== undefined ? new WebAssembly.Instance(module, imports) : instantiateTrusted(wasm as Uint8Array<ArrayBuffer>, imports, v8));
           } catch (e) {
             fail(e);
           }
           return {};
         };
         const B = await Promise.race([run(metaUrl, nodeModule, { instantiateWasm }, WebAssembly), failed]);
-        if (cachedData === undefined || script.cachedDataRejected === true) writeTo(d, codeCacheName, script.createCachedData());
-        binaryenLoadPath = 'cache-used';
+        if (cachedData === undefined || script.cachedDataRejected === true) c.writeTo(d, codeCacheName, script.createCachedData());
+        binaryenLoadPath = module !== undefined ? 'cache-prefetched' : 'cache-used';
         return B;
       } catch {
         // A damaged cache: removed, so that this load remakes it.
@@ -148,7 +238,7 @@ async function loadWithCache(): Promise<Binaryen | undefined> {
     binaryenLoadPath = 'cache-made';
     if (bytes !== undefined) {
       for (const d of places) {
-        if (writeTo(d, wasmName, bytes) && writeTo(d, scriptName, shaped.withoutWasm)) break;
+        if (c.writeTo(d, wasmName, bytes) && c.writeTo(d, scriptName, shaped.withoutWasm)) break;
       }
     }
     return B;
@@ -176,10 +266,10 @@ function nodeOptionNames(flag: string): boolean {
 }
 
 /**
- * Compiles and instantiates Binaryen's own Wasm under two V8 flags that V8
- * reads when a module is compiled, so they are set around the synchronous
- * compile only and put back before anything else compiles (V8's code cache
- * also checks the flags, so they must be as they were):
+ * Sets the two V8 flags Binaryen's own module is compiled under, and returns
+ * what puts them back. V8 reads them when a module is compiled, so they are
+ * set around that compile only and put back before anything else compiles
+ * (V8's code cache also checks the flags, so they must be as they were):
  * - lazy validation: each function is validated when first compiled rather
  *   than all 10 MB up front (20-30 ms less; Binaryen calls few of its
  *   functions);
@@ -188,17 +278,25 @@ function nodeOptionNames(flag: string): boolean {
  * v8.setFlagsFromString by an embedder is not seen: the budget goes back to
  * V8's default.
  */
-function instantiateTrusted(bytes: Uint8Array<ArrayBuffer>, imports: WebAssembly.Imports, v8: typeof import('node:v8')): WebAssembly.Instance {
+function setTrustedFlags(v8: typeof import('node:v8')): () => void {
   const setValidation = !nodeOptionNames('wasm-lazy-validation');
   const setBudget = !nodeOptionNames('wasm-tiering-budget');
   if (setValidation) v8.setFlagsFromString('--wasm-lazy-validation');
   if (setBudget) v8.setFlagsFromString(`--wasm-tiering-budget=${BINARYEN_TIERING_BUDGET}`);
+  return () => {
+    if (setValidation) v8.setFlagsFromString('--no-wasm-lazy-validation');
+    if (setBudget) v8.setFlagsFromString(`--wasm-tiering-budget=${V8_DEFAULT_TIERING_BUDGET}`);
+  };
+}
+
+/** Compiles and instantiates Binaryen's own Wasm, synchronously, under setTrustedFlags. */
+function instantiateTrusted(bytes: Uint8Array<ArrayBuffer>, imports: WebAssembly.Imports, v8: typeof import('node:v8')): WebAssembly.Instance {
+  const restore = setTrustedFlags(v8);
   let module: WebAssembly.Module;
   try {
     module = new WebAssembly.Module(bytes);
   } finally {
-    if (setValidation) v8.setFlagsFromString('--no-wasm-lazy-validation');
-    if (setBudget) v8.setFlagsFromString(`--wasm-tiering-budget=${V8_DEFAULT_TIERING_BUDGET}`);
+    restore();
   }
   return new WebAssembly.Instance(module, imports);
 }

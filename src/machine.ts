@@ -225,13 +225,20 @@ export class Machine {
   }
 
   /**
-   * Switches the JIT on for a machine created without it (Binaryen loaded
-   * since: `await loadJit()`); translation starts with the next run.
+   * Switches the JIT on for a machine created without it (`jit: 'off'`;
+   * Binaryen loaded since: `await loadJit()`); translation starts with the
+   * next run. `background` hands new hot regions to the compile worker once
+   * the guest has run long and still gets new hot code, as `jit: 'auto'`
+   * does (where worker threads exist); without it every region is compiled
+   * on this thread, as with `jit: 'on'`. A machine that has the JIT already
+   * keeps it as it is.
    */
-  enableJit(threshold = this.options.jitThreshold): void {
+  enableJit(opts: { threshold?: number; background?: boolean } = {}): void {
     const binaryen = binaryenIfLoaded();
     if (!binaryen) fail('enableJit needs Binaryen loaded first: await loadJit()');
-    this.vm.enableJit({ binaryen, threshold });
+    const threshold = opts.threshold ?? this.options.jitThreshold;
+    this.vm.enableJit(opts.background === true && canCompileInBackground()
+      ? { binaryen, threshold, workerHandOff: AUTO_WORKER_HAND_OFF } : { binaryen, threshold });
   }
 
   /**
@@ -268,12 +275,21 @@ export class Machine {
    * `poll`, when given, is called every `pollInstructions` guest instructions:
    * the embedder's chance to feed console input while the guest runs (output
    * is flushed at each of those stops), and every `pollMs` host milliseconds
-   * while the guest idles.
+   * while the guest idles. With `maxInstructions` it returns
+   * { reason: 'instruction-limit' } once the vcpus have retired about that
+   * many instructions in this call (reboots included).
    */
-  runToCompletion(opts: { noReboot?: boolean; poll?: () => void; pollInstructions?: number; pollMs?: number } = {}): MachineExit {
-    const slice = opts.poll ? { maxInstructions: opts.pollInstructions ?? 1_000_000, idleWaitMs: opts.pollMs ?? 20 } : undefined;
+  runToCompletion(opts: { noReboot?: boolean; poll?: () => void; pollInstructions?: number; pollMs?: number; maxInstructions?: number } = {}): MachineExit {
+    const pollEvery = opts.poll ? opts.pollInstructions ?? 1_000_000 : Infinity;
+    const idleWaitMs = opts.poll ? opts.pollMs ?? 20 : undefined;
+    const limit = opts.maxInstructions ?? Infinity;
+    let ran = 0;
     for (;;) {
-      const exit = this.run(slice);
+      const slice = Math.min(pollEvery, limit - ran);
+      const before = this.vm.instructionsRetired;
+      const exit = this.run(slice === Infinity && idleWaitMs === undefined ? undefined : { maxInstructions: slice, idleWaitMs });
+      ran += this.vm.instructionsRetired - before;
+      if (exit.reason === 'instruction-limit' && ran >= limit) return exit;
       if ((exit.reason === 'instruction-limit' || exit.reason === 'idle') && opts.poll) {
         opts.poll();
         continue;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The `warmboot` command (package.json "bin", `npm start`): runs dist/src/cli.js
+# The `warmboot` command (package.json "bin", `npm start`): runs its entry point
 # under node with glibc's malloc asking the kernel for transparent huge pages
 # (madvise) on its large blocks. Node's buffers and V8's copy of a Wasm
 # module's bytes come from malloc; loading Binaryen alone reads and copies its
@@ -12,4 +12,4 @@ case ":${GLIBC_TUNABLES:-}:" in
   *:glibc.malloc.hugetlb=*) ;;
   *) GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1"; export GLIBC_TUNABLES ;;
 esac
-exec node "$here/../dist/src/cli.js" "$@"
+exec node "$here/../dist/src/warmboot-command.js" "$@"

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const CLI = resolve(__dirname, '../../dist/src/cli.js');
+const CLI = resolve(__dirname, '../../dist/src/warmboot-command.js');
 const tmp = mkdtempSync(join(tmpdir(), 'warmboot-cli-'));
 
 function warmboot(args: string[], timeout = 60_000) {
@@ -37,6 +37,30 @@ describe('warmboot command', () => {
     expect(r.stdout).toContain('warmboot demo guest');
     expect(r.stdout).toContain('0xd00dfeed');
     expect(r.stdout).toContain('bye: PSCI SYSTEM_OFF');
+  });
+
+  it('under the default tier, leaves the JIT off for a guest done within its first 50 000 instructions', () => {
+    const r = warmboot(['--stats']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('bye: PSCI SYSTEM_OFF');
+    expect(r.stderr).toMatch(/^ {2}jit: not started \(the guest was done within 50000 instructions or before Binaryen was ready\)$/m);
+    expect(r.stderr).not.toMatch(/jit: \d+ regions/);
+  });
+
+  it('under the default tier, switches the JIT on for a longer guest, which ends as it does interpreted', () => {
+    // movz x1, #0x10, lsl #16; loop: subs x1, x1, #1; b.ne loop; then PSCI SYSTEM_OFF: 2M instructions.
+    const image = file('countdown.bin', new Uint8Array(new Uint32Array([0xd2a00201, 0xf1000421, 0x54ffffe1, 0xd2800100, 0xf2b08000, 0xd4000002]).buffer));
+    const auto = warmboot(['-kernel', image, '--stats']);
+    expect(auto.status, auto.stderr).toBe(0);
+    const after = /^ {2}jit: started after (\d+) instructions in the interpreter, while Binaryen loaded$/m.exec(auto.stderr);
+    expect(after, auto.stderr).not.toBeNull();
+    expect(Number(after![1])).toBeGreaterThanOrEqual(50_000);
+    expect(auto.stderr).toMatch(/^ {2}jit: [1-9]\d* regions/m);
+    expect(auto.stderr).toMatch(/^warmboot stats: 2097156 guest instructions/m);
+    const off = warmboot(['-kernel', image, '--stats', '--jit=off']);
+    expect(off.status).toBe(0);
+    expect(off.stderr).toMatch(/^warmboot stats: 2097156 guest instructions/m);
+    expect(off.stderr).not.toMatch(/jit:/);
   });
 
   it('prints usage for --help', () => {

@@ -11,7 +11,7 @@ import { jitCliArgs } from '../jit/jit-mode.js';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const guestsDir = path.join(repoRoot, 'test/guests');
 const buildDir = path.join(guestsDir, 'build');
-const cliPath = path.join(repoRoot, 'dist/src/cli.js');
+const cliPath = path.join(repoRoot, 'dist/src/warmboot-command.js');
 const demoElf = path.join(repoRoot, 'src/demo-guest/demo.elf');
 
 const QEMU = 'qemu-system-aarch64';

@@ -34,7 +34,7 @@ describe('-icount', () => {
   });
 
   it('the demo guest prints the same under -icount as without', () => {
-    const cli = path.join(repoRoot, 'dist/src/cli.js');
+    const cli = path.join(repoRoot, 'dist/src/warmboot-command.js');
     const args = ['-M', 'virt', '-cpu', 'cortex-a57', '-nographic', '-kernel', demo];
     const plain = spawnSync(process.execPath, [cli, ...args], { encoding: 'latin1', timeout: 60_000 });
     const icount = spawnSync(process.execPath, [cli, ...args, '-icount', 'shift=1'], { encoding: 'latin1', timeout: 60_000 });

@@ -14,7 +14,7 @@ import { jitCliArgs, jitMachineMode, testJit } from '../jit/jit-mode.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const guest = path.join(repoRoot, 'test/guests/build/gic.elf');
-const cli = path.join(repoRoot, 'dist/src/cli.js');
+const cli = path.join(repoRoot, 'dist/src/warmboot-command.js');
 
 interface Result {
   stdout: string;

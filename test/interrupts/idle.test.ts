@@ -11,7 +11,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 const sleepElf = path.join(repoRoot, 'test/guests/build/sleep.elf');
 const helloElf = path.join(repoRoot, 'test/guests/build/hello.elf');
 const machineJs = path.join(repoRoot, 'dist/src/machine.js');
-const cli = path.join(repoRoot, 'dist/src/cli.js');
+const cli = path.join(repoRoot, 'dist/src/warmboot-command.js');
 
 /** Generous: the guest sleeps 1000 ms; spinning through it would cost about that much. */
 const CPU_BOUND_MS = 300;

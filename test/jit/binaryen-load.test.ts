@@ -18,6 +18,7 @@ const LOADER = resolve(__dirname, '../../dist/jit/binaryen.js');
 function loadInProcess(env: Record<string, string> = {}): { path: string; result: number } {
   const script = `
     const m = await import(${JSON.stringify(LOADER)});
+    if (process.env.PREFETCH === '1') void m.prefetchBinaryen();
     const B = await m.loadBinaryen();
     const mod = new B.Module();
     mod.addFunction('f', B.createType([B.i32]), B.i32, [], mod.i32.mul(mod.local.get(0, B.i32), mod.i32.const(7)));
@@ -48,6 +49,21 @@ describe('loading Binaryen', () => {
     expect(loadInProcess({ WARMBOOT_BINARYEN_CACHE: 'off' })).toEqual({ path: 'import', result: 42 });
   });
 
+  it('compiles the cached binary ahead when asked to (prefetchBinaryen), and falls back without a cache', () => {
+    loadInProcess(); // the cache is in place
+    expect(loadInProcess({ PREFETCH: '1' })).toEqual({ path: 'cache-prefetched', result: 42 });
+    const dir = mkdtempSync(join(tmpdir(), 'warmboot-binaryen-cache-'));
+    dirs.push(dir);
+    expect(loadInProcess({ PREFETCH: '1', WARMBOOT_BINARYEN_CACHE: dir })).toEqual({ path: 'cache-made', result: 42 });
+    expect(loadInProcess({ PREFETCH: '1', WARMBOOT_BINARYEN_CACHE: 'off' })).toEqual({ path: 'import', result: 42 });
+    // A damaged binary fails the prefetch's compile; the load removes and remakes the cache.
+    loadInProcess({ WARMBOOT_BINARYEN_CACHE: dir });
+    const wasm = readdirSync(dir).find((n) => n.endsWith('.wasm'))!;
+    writeFileSync(join(dir, wasm), 'not what was written');
+    expect(loadInProcess({ PREFETCH: '1', WARMBOOT_BINARYEN_CACHE: dir })).toEqual({ path: 'cache-made', result: 42 });
+    expect(loadInProcess({ PREFETCH: '1', WARMBOOT_BINARYEN_CACHE: dir })).toEqual({ path: 'cache-prefetched', result: 42 });
+  });
+
   it('makes its cache in a chosen directory, and remakes a damaged one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'warmboot-binaryen-cache-'));
     dirs.push(dir);
@@ -72,7 +88,9 @@ describe('loading Binaryen', () => {
   // happens on a background thread, hence the polling.
   const TIERS = `
     const m = await import(${JSON.stringify(LOADER)});
+    if (process.env.PREFETCH === '1') await m.prefetchBinaryen();
     const B = await m.loadBinaryen();
+    if (m.binaryenLoadPath !== (process.env.PREFETCH === '1' ? 'cache-prefetched' : 'cache-used')) throw new Error(m.binaryenLoadPath);
     const build = () => {
       const mod = new B.Module();
       mod.addFunction('f', B.createType([B.i32]), B.i32, [], mod.i32.mul(mod.local.get(0, B.i32), mod.i32.const(7)));
@@ -105,6 +123,7 @@ describe('loading Binaryen', () => {
   it('compiles Binaryen so that V8 leaves it in its baseline tier, and guest modules with V8\'s own budget', () => {
     loadInProcess(); // the cache is in place: the budget is set on that path
     expect(tiers([])).toEqual({ guestOptimised: true, binaryenOptimised: false });
+    expect(tiers([], { PREFETCH: '1' })).toEqual({ guestOptimised: true, binaryenOptimised: false });
   });
 
   it('leaves a tiering budget given in node\'s options as it is', () => {

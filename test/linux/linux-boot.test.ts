@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { jitCliArgs } from '../jit/jit-mode.js';
 
 const root = resolve(__dirname, '../..');
-const CLI = resolve(root, 'dist/src/cli.js');
+const CLI = resolve(root, 'dist/src/warmboot-command.js');
 const IMAGE = process.env.WARMBOOT_LINUX_IMAGE ?? resolve(root, 'bench/out/linux/Image');
 const ARGS = ['-M', 'virt', '-cpu', 'cortex-a57', '-m', '512M', '-nographic', '-kernel', IMAGE,
   '-append', 'console=ttyAMA0 earlycon=pl011,0x09000000 panic=-1', '-no-reboot'];

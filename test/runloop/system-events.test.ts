@@ -227,7 +227,7 @@ describe('system events', () => {
       });
 
       it('the command line reboots like QEMU, and exits after the first boot with -no-reboot', () => {
-        const cli = path.join(repoRoot, 'dist/src/cli.js');
+        const cli = path.join(repoRoot, 'dist/src/warmboot-command.js');
         for (const extra of [[], ['-no-reboot']]) {
           const q = runQemu(variant, { smp: 4, extra });
           const args = ['-M', 'virt', '-cpu', 'cortex-a57', '-smp', '4', '-m', '128M', '-nographic', '-kernel', guestPath(variant), ...extra];

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const CLI = resolve(__dirname, '../../dist/src/cli.js');
+const CLI = resolve(__dirname, '../../dist/src/warmboot-command.js');
 const UBOOT = '/usr/lib/u-boot/qemu_arm64/u-boot.bin';
 const MACHINE_ARGS = ['-M', 'virt', '-cpu', 'cortex-a57', '-m', '512M', '-nographic', '-bios', UBOOT];
 const BANNER = /U-Boot 20\d\d\.\d\d/g;
