@@ -912,3 +912,29 @@ even:
     expect(s.instructionsCompiled).toBe(0);
   });
 });
+
+describe('a Machine that gets the JIT mid-run (as the command line does under --jit=auto)', () => {
+  // movz x1, #0x10, lsl #16; loop: subs x1, x1, #1; b.ne loop; then PSCI SYSTEM_OFF: 2 097 156 instructions.
+  const countdown = new Uint8Array(new Uint32Array([0xd2a00201, 0xf1000421, 0x54ffffe1, 0xd2800100, 0xf2b08000, 0xd4000002]).buffer);
+
+  it('stops after the instructions asked for, then finishes in compiled code as the interpreter does', async () => {
+    const { Machine } = await import('../../src/machine.js');
+    const m = new Machine({ kernel: countdown, jit: 'off' });
+    const first = m.runToCompletion({ maxInstructions: 50_000 });
+    expect(first.reason).toBe('instruction-limit');
+    expect(m.vm.instructionsRetired).toBeGreaterThanOrEqual(50_000);
+    expect(m.vm.instructionsRetired).toBeLessThan(50_000 + 1_000);
+    expect(m.stats().jit).toBeUndefined();
+    m.enableJit({ background: true });
+    const exit = m.runToCompletion();
+    expect(exit.reason).toBe('system-event');
+    const jit = m.stats().jit!;
+    expect(jit.regionsCompiled).toBeGreaterThan(0);
+    expect(jit.instructionsCompiled).toBeGreaterThan(1_000_000);
+
+    const interpreted = new Machine({ kernel: countdown, jit: 'off' });
+    expect(interpreted.runToCompletion()).toEqual(exit);
+    expect(m.stats().instructions).toEqual(interpreted.stats().instructions);
+    expect(m.stats().instructions).toEqual([2_097_156]);
+  });
+});
