@@ -51,7 +51,7 @@ warmboot options:
                         and in a background worker once the guest has run long); the
                         same way every run, from the first instruction (on); or never (off)
   --jit-threshold=N     translate a block after N executions (1 = at first execution;
-                        default 4000, and 200 for the first 32 regions)
+                        default 4000, and 200 for the first 8 regions)
   --trace               print every executed instruction, disassembled, to stderr
   --stats               print instruction counts per tier, exits, JIT figures, stage-2 faults and invalidations on exit
   --help, --version

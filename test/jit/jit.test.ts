@@ -787,13 +787,13 @@ next${k}:`).join('') + '\n  b end';
 
 describe('hotness', () => {
 
-  it('compiles the first 32 regions after 200 executions, later ones after the default 4000', () => {
+  it('compiles the first 8 regions after 200 executions, later ones after the default 4000', () => {
     const regions = (jit: JitOptions): number => {
       const r = runOn(jit, loops(40));
       expect(r.vm.vcpus[0].getX(0)).toBe(40n * 300n);
       return r.vm.jit!.stats.regionsCompiled;
     };
-    expect(regions({ binaryen })).toBe(32);
+    expect(regions({ binaryen })).toBe(8);
     // A threshold given is used throughout.
     expect(regions({ binaryen, threshold: 200 })).toBe(40);
     expect(regions({ binaryen, threshold: DEFAULT_THRESHOLD })).toBe(0);
