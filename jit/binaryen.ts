@@ -72,8 +72,15 @@ interface CacheLayout {
   writeTo(dir: string, name: string, data: Uint8Array | string): boolean;
 }
 
-/** Undefined off Node, or with WARMBOOT_BINARYEN_CACHE=off. */
-async function cacheLayout(): Promise<CacheLayout | undefined> {
+let layout: Promise<CacheLayout | undefined> | undefined;
+
+/** Undefined off Node, or with WARMBOOT_BINARYEN_CACHE=off; worked out once per process (the prefetch and the load both ask). */
+function cacheLayout(): Promise<CacheLayout | undefined> {
+  layout ??= findCacheLayout();
+  return layout;
+}
+
+async function findCacheLayout(): Promise<CacheLayout | undefined> {
   if (typeof process === 'undefined' || process.versions?.node === undefined || process.env.WARMBOOT_BINARYEN_CACHE === 'off') return undefined;
   const [fs, path, os, vm, nodeModule, url, v8] = await Promise.all([
     import('node:fs'), import('node:path'), import('node:os'), import('node:vm'), import('node:module'), import('node:url'), import('node:v8'),

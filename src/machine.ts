@@ -11,6 +11,7 @@ import { type ExitCounters, VirtualMachine, type RunOptions, type VmExit } from 
 import type { InvalidationCause } from './cpu/code-pages.js';
 import { SystemEventType } from '../runtime/psci.js';
 import { binaryenIfLoaded } from '../jit/binaryen.js';
+import type { Binaryen } from '../jit/codegen.js';
 import { AUTO_WORKER_HAND_OFF, type JitOptions, type JitStats } from '../jit/engine.js';
 import { canCompileInBackground } from '../jit/background-compiler.js';
 import type { IcountOptions } from '../runtime/guest-clock.js';
@@ -137,12 +138,7 @@ export class Machine {
     if (jitMode === 'on' && !binaryen) fail("jit 'on' needs Binaryen loaded first: await loadJit() before creating the Machine");
     const threshold = options.jitThreshold;
     if (threshold !== undefined && (!Number.isInteger(threshold) || threshold < 1)) fail(`jit threshold ${threshold}: expected a whole number of executions, at least 1`);
-    let jit: JitOptions | undefined;
-    if (jitMode === 'on') jit = { binaryen, threshold };
-    else if (jitMode === 'auto') {
-      jit = !canCompileInBackground() ? (binaryen ? { binaryen, threshold } : undefined)
-        : binaryen ? { binaryen, threshold, workerHandOff: AUTO_WORKER_HAND_OFF } : { threshold };
-    }
+    const jit = jitMode === 'off' ? undefined : jitOptions(binaryen, threshold, jitMode === 'auto');
     this.vm = new VirtualMachine({
       jit,
       ramBase: VIRT_RAM_BASE, ramSize: memory, cpus, cpuModel: model,
@@ -236,9 +232,7 @@ export class Machine {
   enableJit(opts: { threshold?: number; background?: boolean } = {}): void {
     const binaryen = binaryenIfLoaded();
     if (!binaryen) fail('enableJit needs Binaryen loaded first: await loadJit()');
-    const threshold = opts.threshold ?? this.options.jitThreshold;
-    this.vm.enableJit(opts.background === true && canCompileInBackground()
-      ? { binaryen, threshold, workerHandOff: AUTO_WORKER_HAND_OFF } : { binaryen, threshold });
+    this.vm.enableJit(jitOptions(binaryen, opts.threshold ?? this.options.jitThreshold, opts.background === true)!);
   }
 
   /**
@@ -301,6 +295,20 @@ export class Machine {
       return exit;
     }
   }
+}
+
+/**
+ * The engine's options for `jit: 'on'` (background false) or `'auto'`
+ * (background true): with Binaryen, compiling on the calling thread, and for
+ * 'auto' handing new hot regions to the compile worker once the guest has run
+ * long; without it, 'auto' compiles everything in the worker. Where there are
+ * no worker threads, 'auto' is 'on' with Binaryen and undefined (interpret)
+ * without.
+ */
+function jitOptions(binaryen: Binaryen | undefined, threshold: number | undefined, background: boolean): JitOptions | undefined {
+  const worker = background && canCompileInBackground();
+  if (binaryen === undefined) return worker ? { threshold } : undefined;
+  return worker ? { binaryen, threshold, workerHandOff: AUTO_WORKER_HAND_OFF } : { binaryen, threshold };
 }
 
 function randomBytes(n: number): Uint8Array {
